@@ -1,0 +1,98 @@
+"""The plain records the service hands to the CLI and the GUI.
+
+Kept apart from service.py so that the UI, the CLI and the training package can import them
+without pulling in the engine (and so service.py stays small).  All are simple dataclasses:
+easy to print, compare in tests and turn into JSON (``dataclasses.asdict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+def similarity_percent(distance: float) -> float:
+    """Readable similarity of two unit vectors at Euclidean ``distance`` (0..2): 100 * (1 - d/2)."""
+    return float(min(100.0, max(0.0, 100.0 * (1.0 - float(distance) / 2.0))))
+
+
+@dataclass
+class TrackRow:
+    id: int
+    path: str
+    title: Optional[str]
+    artist: Optional[str]
+    album: Optional[str]
+    genre: Optional[str]
+    duration_s: Optional[float]
+    format: Optional[str]
+    state: str  # 'pending' | 'ok' | 'error' | 'missing'
+    error: Optional[str]
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Match:
+    track_id: int
+    path: str
+    distance: float  # Euclidean distance between unit vectors, 0..2 (smaller = more alike)
+    similarity: float  # 100 * (1 - distance / 2), clamped to 0..100
+    title: Optional[str]
+    artist: Optional[str]
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QueryResult:
+    reference: str
+    model_id: str
+    matches: list[Match] = field(default_factory=list)
+
+
+@dataclass
+class ScanReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    cancelled: bool = False
+
+    @property
+    def processed(self) -> int:
+        return self.added + self.updated + len(self.failed)
+
+
+@dataclass
+class ReembedReport:
+    model_id: str = ""
+    embedded: int = 0  # tracks that got a vector for model_id in this run
+    from_cache: int = 0  # of those, fed from the features cache (no decoding)
+    decoded: int = 0  # of those, decoded again because their cache entry was missing
+    skipped: int = 0  # already had a vector for model_id (a resumed run)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+
+@dataclass
+class TrainReport:
+    model_id: Optional[str] = None  # the new model's id, None when cancelled before export
+    model_path: Optional[str] = None
+    name: str = ""
+    epochs: int = 0
+    metrics: dict = field(default_factory=dict)  # e.g. {"val_map": 0.41, "baseline_map": 0.30}
+    reembed: Optional[ReembedReport] = None
+    cancelled: bool = False
+
+
+@dataclass
+class ModelRecord:
+    id: str
+    name: str
+    path: str
+    dim: int
+    parent_id: Optional[str]
+    created_at: Optional[str]
+    metrics: dict = field(default_factory=dict)
+    builtin: bool = False
+    active: bool = False
