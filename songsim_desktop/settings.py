@@ -1,0 +1,123 @@
+"""Typed GUI settings with a schema version, saved atomically beside the other per-user config.
+
+The GUI keeps what a person arranged (folders, window layout, active model, volume, auto-preview)
+across launches.  The file is JSON in ``paths.config_dir()``; a save writes a temp file and
+``os.replace``s it, so a crash mid-save never leaves half a file.  Older schema versions are
+migrated on load; an unreadable file is set aside (``settings.json.bad``) and defaults are used,
+because losing a layout must never stop the app from starting.  No Qt here: geometry and splitter
+states are stored as the base64 text Qt gives us.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from songsim_desktop import paths
+from songsim_desktop.errors import SongsimError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+SETTINGS_FILENAME = "settings.json"
+LOSSES = ("contrastive", "triplet")
+
+
+@dataclass
+class Settings:
+    schema_version: int = SCHEMA_VERSION
+    folders: list[str] = field(default_factory=list)  # music folders the user added, in order
+    window_geometry: str = ""  # base64 of QWidget.saveGeometry()
+    splitter_states: dict[str, str] = field(default_factory=dict)  # splitter name -> base64 state
+    current_tab: int = 0
+    active_model: str | None = None  # model id; None = whatever the library says (the default)
+    volume: float = 0.8  # 0..1
+    auto_preview: bool = True
+    loop: bool = False
+    result_count: int = 25
+    train_epochs: int = 5
+    train_loss: str = "contrastive"
+    last_open_dir: str = ""
+
+    def __post_init__(self) -> None:
+        # Clamp rather than refuse: a hand-edited file with volume 3 should still start the app.
+        self.volume = min(1.0, max(0.0, float(self.volume)))
+        self.result_count = min(500, max(1, int(self.result_count)))
+        self.train_epochs = min(1000, max(1, int(self.train_epochs)))
+        if self.train_loss not in LOSSES:
+            self.train_loss = LOSSES[0]
+        self.folders = [str(f) for f in self.folders]
+
+
+def settings_path(config_dir: str | os.PathLike | None = None) -> Path:
+    return paths.config_dir(config_dir) / SETTINGS_FILENAME
+
+
+def migrate(data: dict) -> dict:
+    """Bring a settings dict of any older schema to SCHEMA_VERSION, one step at a time."""
+    data = dict(data)
+    version = int(data.get("schema_version", 1))
+    if version > SCHEMA_VERSION:
+        # Written by a newer songsim: keep the fields we know, drop the rest.
+        log.warning("settings schema %s is newer than %s; unknown fields ignored", version, SCHEMA_VERSION)
+        version = SCHEMA_VERSION
+    if version == 1:
+        # Schema 1 (the first prototype) had one "library_folder" and a 0..100 integer volume.
+        folder = data.pop("library_folder", None)
+        data["folders"] = [folder] if folder else []
+        if "volume" in data:
+            data["volume"] = float(data["volume"]) / 100.0
+        version = 2
+    data["schema_version"] = version
+    return data
+
+
+def from_dict(data: dict) -> Settings:
+    data = migrate(data)
+    known = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in data.items() if k in known})
+
+
+def load(config_dir: str | os.PathLike | None = None) -> Settings:
+    """The saved settings, or defaults when there are none or they cannot be read."""
+    path = settings_path(config_dir)
+    if not path.exists():
+        return Settings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("top level is not an object")
+        return from_dict(data)
+    except (OSError, ValueError, TypeError) as err:
+        bad = path.with_suffix(path.suffix + ".bad")
+        log.warning("while reading settings %s: %s; using defaults (old file kept as %s)", path, err, bad)
+        try:
+            os.replace(path, bad)
+        except OSError:
+            pass
+        return Settings()
+
+
+def save(settings: Settings, config_dir: str | os.PathLike | None = None) -> Path:
+    """Write atomically: a temp file in the same folder, then os.replace over the old one."""
+    path = settings_path(config_dir)
+    settings.schema_version = SCHEMA_VERSION
+    text = json.dumps(asdict(settings), indent=2, sort_keys=True)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        raise SongsimError(str(err), path=path, action="saving settings to") from err
+    return path
