@@ -1,0 +1,237 @@
+"""Audio input: probe a file, read the model's crops, load a stretch for playback or display.
+
+Decoding goes through libsndfile (``soundfile``) first and PyAV (FFmpeg) for what libsndfile cannot
+open (m4a/AAC/ALAC, WMA...).  Both are wrapped as a :class:`_Source` that reads a window of frames
+at the file's own rate; soxr resamples each window to the model rate.  ``read_crops`` reads only the
+``cfg.n_crops`` windows it needs, so memory stays bounded on a 2-hour file.
+
+Every failure a user can meet (empty, missing, unreadable, not audio, truncated, too short, silent)
+is raised as :class:`~songsim_desktop.errors.DecodeError` with a reason that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from songsim_desktop.core.audio_sources import AvSource, SoundFileSource, Source, open_source
+from songsim_desktop.core.features import FrontEndConfig
+from songsim_desktop.errors import DecodeError
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS", "MIN_DURATION_S", "SILENCE_DBFS", "AudioInfo", "probe", "crop_starts",
+    "read_crops", "load",
+]
+
+# What libsndfile or PyAV (FFmpeg, as bundled in the PyAV wheels) really decode.
+SUPPORTED_EXTENSIONS = frozenset({
+    ".wav", ".wave", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".opus", ".mp3",
+    ".m4a", ".mp4", ".aac", ".alac", ".wma",
+})
+MIN_DURATION_S = 1.0
+SILENCE_DBFS = -60.0
+# Extra source frames read before each window so soxr's filter has settled at the crop start.
+_PREROLL_S = 0.01
+_BLOCK_FRAMES = 65536
+
+
+@dataclass
+class AudioInfo:
+    path: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    format: str  # e.g. "WAV", "FLAC", "MP3", "aac" (the codec name when PyAV decodes)
+
+
+def _check_file(path: Path) -> None:
+    """Turn the OS-level problems into the reasons users see, before any decoder guesses."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DecodeError("file not found (it was moved or deleted)", path=path) from None
+    except PermissionError:
+        raise DecodeError("permission denied (cannot read the file)", path=path) from None
+    if path.is_dir():
+        raise DecodeError("is a folder, not an audio file", path=path)
+    if st.st_size == 0:
+        raise DecodeError("file is empty (0 bytes)", path=path)
+    if not os.access(path, os.R_OK):
+        raise DecodeError("permission denied (cannot read the file)", path=path)
+
+
+def _open(path: str | os.PathLike) -> Source:
+    p = Path(path)
+    _check_file(p)
+    return open_source(p)
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Header facts of an audio file (duration as the header states it; it may be truncated)."""
+    with _open(path) as src:
+        return AudioInfo(str(path), src.frames / src.sample_rate, src.sample_rate, src.channels, src.format)
+
+
+def crop_starts(total_samples: int, cfg: FrontEndConfig) -> np.ndarray:
+    """Start sample (at the model rate) of each crop: centred on ``n_crops`` equal segments.
+
+    Centring on segments (rather than pinning the first crop at 0 and the last at the end) keeps
+    crops away from fade-ins, count-ins and silent tails.  Tracks shorter than one crop start all
+    crops at 0 (they are tiled).
+    """
+    length = cfg.crop_samples
+    if total_samples <= length:
+        return np.zeros(cfg.n_crops, dtype=np.int64)
+    centres = (np.arange(cfg.n_crops) + 0.5) * total_samples / cfg.n_crops
+    starts = np.clip(np.round(centres - length / 2), 0, total_samples - length)
+    return starts.astype(np.int64)
+
+
+def _mono(block: np.ndarray) -> np.ndarray:
+    return block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block.astype(np.float32)
+
+
+def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    if sr_in == sr_out or len(x) == 0:
+        return np.ascontiguousarray(x, dtype=np.float32)
+    return soxr.resample(x, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
+
+
+def _read_window(src: Source, start: int, length: int, sr_out: int) -> np.ndarray:
+    """``length`` mono samples at ``sr_out`` from model-rate sample ``start``; short at the end."""
+    sr_in = src.sample_rate
+    ratio = sr_in / sr_out
+    src_start = int(np.floor(start * ratio))
+    pre = min(src_start, int(round(_PREROLL_S * sr_in))) if sr_in != sr_out else 0
+    src_len = int(np.ceil(length * ratio)) + 2 * pre + 2
+    raw = _mono(src.read(src_start - pre, src_len + pre))
+    out = _resample(raw, sr_in, sr_out)
+    skip = int(round(pre / ratio))
+    return out[skip: skip + length]
+
+
+def _readable_frames(src: Source) -> int:
+    """Frames that really decode: streams the file in blocks (bounded memory) until EOF or error."""
+    count = 0
+    try:
+        for block in src.blocks(0, _BLOCK_FRAMES):
+            count += len(block)
+    except Exception:  # noqa: BLE001 - a corrupt tail ends the readable part, whatever the decoder says
+        pass
+    return count
+
+
+def _tile(x: np.ndarray, length: int) -> np.ndarray:
+    reps = int(np.ceil(length / max(1, len(x))))
+    return np.tile(x, reps)[:length]
+
+
+def _too_short(path, seconds: float, truncated: bool) -> DecodeError:
+    hint = " (the file appears truncated)" if truncated else ""
+    return DecodeError(
+        f"too short: {seconds:.1f} s (songsim needs at least {MIN_DURATION_S:.1f} s){hint}", path=path
+    )
+
+
+def read_crops(path: str | os.PathLike, cfg: FrontEndConfig) -> tuple[np.ndarray, AudioInfo]:
+    """``(cfg.n_crops, cfg.crop_samples)`` float32 mono crops at ``cfg.sample_rate``, and the info.
+
+    Only the crop windows are decoded.  When the file turns out shorter than its header says (a
+    truncated download), the readable part is measured and the crops are placed within it.
+    """
+    with _open(path) as src:
+        frames = src.frames
+        truncated = False
+        crops = None if frames <= 0 else _crops_within(src, frames, cfg)
+        if crops is None:  # header lied, or a window failed to decode: use what really decodes
+            truncated = frames > 0
+            frames = _readable_frames(src)
+            if frames == 0:
+                raise DecodeError("not a readable audio file (no audio data could be decoded)", path=path)
+        duration = frames / src.sample_rate
+        if duration < MIN_DURATION_S:
+            raise _too_short(path, duration, truncated)
+        if crops is None:
+            crops = _crops_within(src, frames, cfg)
+            if crops is None:
+                raise DecodeError("not a readable audio file (decoding failed part-way)", path=path)
+        info = AudioInfo(str(path), duration, src.sample_rate, src.channels, src.format)
+    peak = float(np.max(np.abs(crops))) if crops.size else 0.0
+    if peak <= 10 ** (SILENCE_DBFS / 20):
+        level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
+        raise DecodeError(f"silent: peak level {level} dBFS is below {SILENCE_DBFS:.0f} dBFS", path=path)
+    return crops, info
+
+
+def _crops_within(src: Source, frames: int, cfg: FrontEndConfig) -> np.ndarray | None:
+    """The crops of a track of ``frames`` source frames, or None if a window reads short/fails."""
+    total = int(frames * cfg.sample_rate / src.sample_rate)
+    length = cfg.crop_samples
+    out = np.empty((cfg.n_crops, length), dtype=np.float32)
+    try:
+        if total <= length:  # short track: decode it whole once and tile it to a crop
+            whole = _read_window(src, 0, total, cfg.sample_rate)
+            if len(whole) < total - 2 or len(whole) == 0:
+                return None
+            out[:] = _tile(whole, length)[None, :]
+            return out
+        cache: dict[int, np.ndarray] = {}
+        for i, start in enumerate(crop_starts(total, cfg)):
+            start = int(start)
+            if start not in cache:
+                cache[start] = _read_window(src, start, length, cfg.sample_rate)
+            window = cache[start]
+            if len(window) < length - 2:
+                return None
+            out[i, : len(window)] = window
+            out[i, len(window):] = 0.0  # a rounding sample or two at the very end
+    except (sf.LibsndfileError, RuntimeError, ValueError, EOFError, OSError):
+        return None
+    except Exception as exc:  # noqa: BLE001 - PyAV raises its own error types on corrupt data
+        if AvSource.is_decode_error(exc):
+            return None
+        raise
+    return out
+
+
+def load(path: str | os.PathLike, sample_rate: int, offset_s: float = 0.0,
+         max_seconds: float | None = None) -> np.ndarray:
+    """Mono float32 audio at ``sample_rate`` from ``offset_s``, at most ``max_seconds`` long.
+
+    Decoded in blocks and resampled by a streaming soxr resampler (no seams between blocks), so
+    memory is bounded by ``max_seconds``.  A corrupt tail ends the audio rather than failing.
+    """
+    with _open(path) as src:
+        sr_in = src.sample_rate
+        start = max(0, int(round(offset_s * sr_in)))
+        limit_out = None if max_seconds is None else max(0, int(round(max_seconds * sample_rate)))
+        limit_in = None if max_seconds is None else int(np.ceil(max_seconds * sr_in)) + 1
+        stream = None if sr_in == sample_rate else soxr.ResampleStream(sr_in, sample_rate, 1, dtype="float32")
+        pieces: list[np.ndarray] = []
+        got_in = 0
+        try:
+            for block in src.blocks(start, _BLOCK_FRAMES):
+                if limit_in is not None and got_in + len(block) > limit_in:
+                    block = block[: limit_in - got_in]
+                got_in += len(block)
+                mono = _mono(block)
+                pieces.append(mono if stream is None else stream.resample_chunk(mono))
+                if limit_in is not None and got_in >= limit_in:
+                    break
+        except Exception as exc:  # noqa: BLE001
+            if not pieces or not (isinstance(exc, (sf.LibsndfileError, RuntimeError, EOFError))
+                                  or AvSource.is_decode_error(exc)):
+                raise DecodeError(f"decoding failed: {exc}", path=path) from exc
+        if stream is not None:
+            pieces.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return audio[:limit_out] if limit_out is not None else audio
+
+
+# Re-exported for tests and the scan code that wants to know which decoder served a file.
+__all__ += ["SoundFileSource", "AvSource"]

@@ -1,0 +1,187 @@
+"""Decoders behind core.audio: one small interface over libsndfile and PyAV.
+
+A source reports its rate, channel count and (header) length in frames, and reads frames at the
+file's own rate as float32 ``(frames, channels)``: ``read(start, n)`` for one window (seeking), and
+``blocks(start, size)`` to stream.  core.audio does the mono mix, resampling and error policy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import av
+import numpy as np
+import soundfile as sf
+
+from songsim_desktop.errors import DecodeError
+
+NOT_AUDIO = "not a readable audio file (format not recognised)"
+
+
+class Source(Protocol):
+    sample_rate: int
+    channels: int
+    frames: int  # as the header says; 0 when unknown
+    format: str
+
+    def read(self, start: int, frames: int) -> np.ndarray: ...
+    def blocks(self, start: int, blocksize: int) -> Iterator[np.ndarray]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "Source": ...
+    def __exit__(self, *exc) -> None: ...
+
+
+class _Closing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SoundFileSource(_Closing):
+    """libsndfile: WAV, AIFF, FLAC, OGG/Vorbis/Opus, MP3; exact seeks."""
+
+    def __init__(self, path: Path):
+        self._file = sf.SoundFile(str(path))
+        self.sample_rate = int(self._file.samplerate)
+        self.channels = int(self._file.channels)
+        self.frames = max(0, int(self._file.frames))
+        self.format = str(self._file.format)
+
+    def read(self, start: int, frames: int) -> np.ndarray:
+        if start >= self.frames or frames <= 0:
+            return np.zeros((0, self.channels), dtype=np.float32)
+        self._file.seek(max(0, start))
+        return self._file.read(frames, dtype="float32", always_2d=True)
+
+    def blocks(self, start: int, blocksize: int) -> Iterator[np.ndarray]:
+        if start >= self.frames:
+            return
+        self._file.seek(max(0, start))
+        while True:
+            block = self._file.read(blocksize, dtype="float32", always_2d=True)
+            if len(block) == 0:
+                return
+            yield block
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+def _frame_to_float(frame: "av.AudioFrame") -> np.ndarray:
+    """One decoded frame as float32 ``(n, channels)``, whatever FFmpeg's sample format."""
+    arr = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    arr = arr.T if frame.format.is_planar else arr.reshape(-1, channels)
+    if arr.dtype == np.uint8:
+        return ((arr.astype(np.float32) - 128.0) / 128.0)
+    scale = _INT_SCALE.get(arr.dtype)
+    if scale is not None:
+        return (arr / scale).astype(np.float32)
+    return arr.astype(np.float32, copy=False)
+
+
+class AvSource(_Closing):
+    """PyAV (FFmpeg): m4a/AAC/ALAC, WMA and anything libsndfile refuses; seeks by time."""
+
+    def __init__(self, path: Path):
+        self._container = av.open(str(path), metadata_errors="ignore")
+        try:
+            if not self._container.streams.audio:
+                raise DecodeError(NOT_AUDIO, path=path)
+            self._stream = self._container.streams.audio[0]
+            ctx = self._stream.codec_context
+            self.sample_rate = int(ctx.sample_rate or 0)
+            self.channels = int(ctx.layout.nb_channels if ctx.layout else getattr(ctx, "channels", 1))
+            if self.sample_rate <= 0 or self.channels <= 0:
+                raise DecodeError(NOT_AUDIO, path=path)
+            self.format = ctx.name
+            self.frames = int(round(self._duration_s() * self.sample_rate))
+        except BaseException:
+            self._container.close()
+            raise
+
+    @staticmethod
+    def is_decode_error(exc: BaseException) -> bool:
+        return isinstance(exc, av.error.FFmpegError)
+
+    def _duration_s(self) -> float:
+        s = self._stream
+        if s.duration and s.time_base:
+            return float(s.duration * s.time_base)
+        if self._container.duration:
+            return self._container.duration / av.time_base
+        return 0.0  # unknown: core.audio measures what decodes
+
+    def _decoded_from(self, start: int) -> Iterator[np.ndarray]:
+        """Frames from ``start`` (source samples) on, trimmed so the first sample is ``start``."""
+        s = self._stream
+        origin = s.start_time or 0
+        if start > 0 and s.time_base:
+            target = int(start / self.sample_rate / s.time_base) + origin
+            self._container.seek(target, stream=s, backward=True)
+        else:
+            self._container.seek(0)
+        position = None
+        for frame in self._container.decode(s):
+            data = _frame_to_float(frame)
+            if frame.pts is not None and frame.time_base:
+                position = int(round(float((frame.pts - origin) * frame.time_base) * self.sample_rate))
+            elif position is None:
+                position = 0
+            end = position + len(data)
+            if end > start:
+                if position < start:
+                    data = data[start - position:]
+                elif position > start and position - start < self.sample_rate:
+                    # the seek landed past the wanted sample: keep the timeline with silence
+                    data = np.concatenate([np.zeros((position - start, data.shape[1]), np.float32), data])
+                start = end
+                yield data
+            position = end
+
+    def read(self, start: int, frames: int) -> np.ndarray:
+        out: list[np.ndarray] = []
+        got = 0
+        for data in self._decoded_from(max(0, start)):
+            out.append(data[: frames - got])
+            got += len(out[-1])
+            if got >= frames:
+                break
+        return np.concatenate(out) if out else np.zeros((0, self.channels), dtype=np.float32)
+
+    def blocks(self, start: int, blocksize: int) -> Iterator[np.ndarray]:
+        pending: list[np.ndarray] = []
+        size = 0
+        for data in self._decoded_from(max(0, start)):
+            pending.append(data)
+            size += len(data)
+            if size >= blocksize:
+                yield np.concatenate(pending)
+                pending, size = [], 0
+        if pending:
+            yield np.concatenate(pending)
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def open_source(path: Path) -> Source:
+    """libsndfile first (exact and fast); PyAV for what it cannot open."""
+    try:
+        return SoundFileSource(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        pass
+    try:
+        return AvSource(path)
+    except DecodeError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        if isinstance(exc, PermissionError):
+            raise DecodeError("permission denied (cannot read the file)", path=path) from None
+        raise DecodeError(NOT_AUDIO, path=path) from None
