@@ -1,0 +1,298 @@
+"""SQLite plumbing shared by the library database and the features cache.
+
+`SqliteStore` gives each thread its own connection (sqlite3 connections must not be shared
+between threads that run statements at the same time; the GUI thread and its workers both read
+the library), runs every statement inside a transaction, applies an ordered list of migrations
+at open, and turns raw ``sqlite3`` errors into :class:`LibraryError` messages that name the file
+and the action.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from songsim_desktop.errors import LibraryError
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# Long enough for a scan's writer and the GUI's readers to take turns without "database is locked".
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteStore:
+    """One SQLite file: per-thread connections, transactions, migrations, clear errors."""
+
+    #: what the file is, for messages ("library database", "features cache")
+    kind = "database"
+
+    def __init__(self, path: str | Path, migrations: Sequence[Migration]):
+        self.path = Path(path)
+        self._migrations = list(migrations)
+        self._local = threading.local()
+        self._all_connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except sqlite3.Error as exc:
+            self.close()
+            raise LibraryError(_describe(exc), path=self.path, action=f"opening the {self.kind}") from exc
+        except LibraryError:
+            self.close()
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The version the code writes: one migration per version, applied in order."""
+        return len(self._migrations)
+
+    # -- connections -------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise LibraryError("it is closed", path=self.path, action=f"using the {self.kind}")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves.
+            # check_same_thread=False only so close() may close every thread's connection.
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL loses at most the last transactions on power loss, never consistency.
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._local.conn = conn
+            self._local.depth = 0
+            with self._connections_lock:
+                self._all_connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection; later use raises LibraryError."""
+        self._closed = True
+        with self._connections_lock:
+            conns, self._all_connections = self._all_connections, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``with store.transaction() as conn:`` BEGIN IMMEDIATE ... COMMIT, ROLLBACK on exception.
+
+        IMMEDIATE takes the write lock at once, so two writers queue (busy_timeout) instead of one
+        failing half-way.  Nested use on the same thread joins the outer transaction.
+        """
+        with self._begin("BEGIN IMMEDIATE", "writing") as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement inside sees the same snapshot."""
+        with self._begin("BEGIN DEFERRED", "reading") as conn:
+            yield conn
+
+    @contextmanager
+    def _begin(self, begin_sql: str, verb: str) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        if self._local.depth > 0:  # join the transaction already open on this thread
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
+        try:
+            conn.execute(begin_sql)
+        except sqlite3.Error as exc:
+            raise LibraryError(_describe(exc), path=self.path, action=f"{verb} the {self.kind}") from exc
+        self._local.depth = 1
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            self._rollback(conn)
+            raise LibraryError(_describe(exc), path=self.path, action=f"{verb} the {self.kind}") from exc
+        except BaseException:
+            self._rollback(conn)
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                raise LibraryError(_describe(exc), path=self.path, action=f"{verb} the {self.kind}") from exc
+        finally:
+            self._local.depth = 0
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    # -- migrations --------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        """Bring the file to ``schema_version``, one migration (and one transaction) per step.
+
+        The version is re-read inside each write transaction so two processes opening the same
+        file at once cannot both apply a step.
+        """
+        while True:
+            with self.transaction() as conn:
+                version = _read_version(conn)
+                if version > self.schema_version:
+                    raise LibraryError(
+                        f"it was written by a newer songsim (schema version {version}; this version "
+                        f"understands up to {self.schema_version}). Update songsim, or point "
+                        "SONGSIM_DATA_DIR at another folder.",
+                        path=self.path,
+                        action=f"opening the {self.kind}",
+                    )
+                if version == self.schema_version:
+                    return
+                self._migrations[version](conn)
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (str(version + 1),),
+                )
+
+
+def _read_version(conn: sqlite3.Connection) -> int:
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    try:
+        return int(row[0]) if row else 0
+    except ValueError:
+        raise LibraryError(f"its schema version {row[0]!r} is not a number", action="reading the schema version")
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    text = str(exc) or type(exc).__name__
+    if "not a database" in text or "malformed" in text:
+        return f"the file is damaged or is not a songsim database ({text})"
+    return text
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: ``executescript`` would COMMIT the migration's transaction."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {pending.strip()[:60]}")
+
+
+# -- the library schema ------------------------------------------------------------------------
+def library_v1(conn: sqlite3.Connection) -> None:
+    """The first schema (docs/architecture.md, "Database")."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE roots(
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            added_at TEXT NOT NULL);
+        CREATE TABLE tracks(
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            root_id INTEGER REFERENCES roots(id) ON DELETE CASCADE,
+            size INTEGER, mtime_ns INTEGER, duration_s REAL, format TEXT,
+            title TEXT, artist TEXT, album TEXT, genre TEXT,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'ok', 'error', 'missing')),
+            error TEXT,
+            scanned_at TEXT);
+        CREATE INDEX tracks_by_root ON tracks(root_id);
+        CREATE INDEX tracks_by_state ON tracks(state);
+        CREATE TABLE vectors(
+            track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            crop_vectors BLOB,
+            n_crops INTEGER NOT NULL,
+            PRIMARY KEY (track_id, model_id));
+        CREATE INDEX vectors_by_model ON vectors(model_id);
+        CREATE TABLE tags(
+            track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('user', 'file', 'folder')),
+            PRIMARY KEY (track_id, tag, source));
+        CREATE INDEX tags_by_tag ON tags(tag);
+        CREATE TABLE models(
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL, dim INTEGER NOT NULL,
+            parent_id TEXT, created_at TEXT NOT NULL, metrics TEXT NOT NULL DEFAULT '{}',
+            builtin INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT);
+
+        -- A per-model change counter: the on-disk vector index is stamped with it, and any
+        -- change to what that index must contain (a vector written or deleted, a track's state
+        -- changing) bumps it, so a stale index is detected without reading the vectors.
+        CREATE TABLE vector_changes(model_id TEXT PRIMARY KEY, counter INTEGER NOT NULL);
+        CREATE TRIGGER vectors_inserted AFTER INSERT ON vectors BEGIN
+            INSERT INTO vector_changes(model_id, counter) VALUES (NEW.model_id, 1)
+            ON CONFLICT(model_id) DO UPDATE SET counter = counter + 1;
+        END;
+        CREATE TRIGGER vectors_updated AFTER UPDATE ON vectors BEGIN
+            INSERT INTO vector_changes(model_id, counter) VALUES (NEW.model_id, 1)
+            ON CONFLICT(model_id) DO UPDATE SET counter = counter + 1;
+        END;
+        CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors BEGIN
+            INSERT INTO vector_changes(model_id, counter) VALUES (OLD.model_id, 1)
+            ON CONFLICT(model_id) DO UPDATE SET counter = counter + 1;
+        END;
+        CREATE TRIGGER track_state_changed AFTER UPDATE OF state ON tracks
+        WHEN OLD.state IS NOT NEW.state BEGIN
+            UPDATE vector_changes SET counter = counter + 1
+            WHERE model_id IN (SELECT model_id FROM vectors WHERE track_id = NEW.id);
+        END;
+        """
+    )
+
+
+LIBRARY_MIGRATIONS: list[Migration] = [library_v1]
+
+
+def features_v1(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE features(
+            track_id INTEGER NOT NULL,
+            frontend_key TEXT NOT NULL,
+            shape TEXT NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (track_id, frontend_key));
+        """
+    )
+
+
+FEATURES_MIGRATIONS: list[Migration] = [features_v1]
