@@ -1,0 +1,148 @@
+"""What the scan and re-embed jobs read from and write to the library, in SQL on the documented
+schema (docs/architecture.md, "Database").
+
+Each batch goes in ONE transaction: a track row, its vectors and its tags land together or not at
+all, so a scan killed at any moment leaves the database consistent and resumable.  The features
+cache is a separate SQLite file; its entry of a changed track is dropped BEFORE the library commit
+and written after it, so it can be missing (decoded again later) but never stale.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Optional
+
+import numpy as np
+
+from songsim_desktop.core.features import FrontEndConfig
+
+# Separators users put between several genres or moods in one tag field.
+_TAG_SPLIT = re.compile(r"\s*[;,/|]\s*")
+FILE_TAG_FIELDS = ("genre", "mood", "grouping")
+
+
+def ensure_root(library, root: str) -> int:
+    return int(library.add_root(root))
+
+
+def mark_missing(library, paths: list[str]) -> None:
+    """Vanished files keep their row, vectors and tags (they may come back); queries skip them."""
+    if not paths:
+        return
+    ids = track_ids(library, set(paths))
+    with library.transaction() as conn:
+        library.mark_missing(conn, ids.values())
+
+
+def file_tags(tags: dict) -> set[str]:
+    """Tags (source 'file') from a file's genre, mood and grouping fields, lower-cased."""
+    out: set[str] = set()
+    for key in FILE_TAG_FIELDS:
+        value = tags.get(key)
+        if not value:
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            out.update(t.strip().lower() for t in _TAG_SPLIT.split(str(v)) if t.strip())
+    return out
+
+
+def folder_tag(path: str, root: str) -> Optional[str]:
+    """The name of the folder holding ``path`` below ``root`` (None for files at the root)."""
+    parent = os.path.dirname(path)
+    if os.path.normpath(parent) == os.path.normpath(root):
+        return None
+    return os.path.basename(parent).strip().lower() or None
+
+
+def _upsert_track(library, conn, root_id: int, p, title_fallback: str) -> int:
+    info, tags = p.info, p.tags or {}
+    ok = p.error is None
+    return int(library.upsert_track(
+        conn, path=p.path, root_id=root_id, size=p.size, mtime_ns=p.mtime_ns,
+        duration_s=info.duration_s if info else None, format=info.format if info else None,
+        title=tags.get("title") or (title_fallback if ok else None), artist=tags.get("artist"),
+        album=tags.get("album"), genre=tags.get("genre"), state="ok" if ok else "error", error=p.error))
+
+
+def track_ids(library, paths: set[str]) -> dict[str, int]:
+    """path -> id for those of ``paths`` the library knows."""
+    if not paths:
+        return {}
+    with library.read() as conn:
+        return {r[0]: int(r[1]) for r in conn.execute("SELECT path, id FROM tracks") if r[0] in paths}
+
+
+def commit_prepared(library, cache, cfg: FrontEndConfig, model_id: str, root_id: int, root: str,
+                    batch: list, vectors: list, *, folder_tags: bool, report, known_paths: set) -> None:
+    """Write one batch of prepared tracks (ok ones with their ``vectors``, in order) atomically."""
+    ok = [p for p in batch if p.error is None]
+    stale = track_ids(library, {p.path for p in batch if p.path in known_paths})
+    cache_delete(cache, stale.values())
+    written: list[tuple[int, object]] = []
+    with library.transaction() as conn:
+        for p in batch:
+            stem = os.path.splitext(os.path.basename(p.path))[0]
+            tid = _upsert_track(library, conn, root_id, p, stem)
+            # New content makes every model's vector of the old content wrong, not only ours.
+            conn.execute("DELETE FROM vectors WHERE track_id = ?", (tid,))
+            conn.execute("DELETE FROM tags WHERE track_id = ? AND source IN ('file', 'folder')", (tid,))
+            if p.error is not None:
+                continue
+            vec, crops = vectors[ok.index(p)]
+            library.put_vectors(conn, tid, model_id, vec, crops)
+            library.replace_tags(conn, tid, file_tags(p.tags or {}), "file")
+            name = folder_tag(p.path, root) if folder_tags else None
+            if name:
+                library.replace_tags(conn, tid, [name], "folder")
+            written.append((tid, p))
+    for tid, p in written:
+        cache_put(cache, tid, cfg, p.logmel)
+    for p in batch:
+        if p.error is not None:
+            report.failed.append((p.path, p.error))
+        elif p.path in known_paths:
+            report.updated += 1
+        else:
+            report.added += 1
+
+
+def tracks_without_vector(library, model_id: str) -> tuple[list[tuple[int, str]], int]:
+    """(id, path) of ok tracks lacking a vector for ``model_id``, and how many already have one."""
+    ids = set(library.tracks_without_vectors(model_id))
+    with library.read() as conn:
+        paths = dict(conn.execute("SELECT id, path FROM tracks WHERE state = 'ok'").fetchall())
+    return sorted((i, paths[i]) for i in ids if i in paths), library.vector_count(model_id)
+
+
+def commit_vectors(library, cache, cfg: FrontEndConfig, model_id: str, items: list) -> None:
+    """items: (track_id, prepared, (vector, crop vectors), decoded_now) -- one transaction."""
+    with library.transaction() as conn:
+        for tid, _p, (vec, crops), _fresh in items:
+            library.put_vectors(conn, tid, model_id, vec, crops)
+    for tid, p, _v, fresh in items:
+        if fresh:
+            cache_put(cache, tid, cfg, p.logmel)
+
+
+# -- the features cache: model inputs stored as (n_crops, n_mels, frames), float16 ---------------
+def cached_features(cache, track_id: int, cfg: FrontEndConfig) -> Optional[np.ndarray]:
+    """Model input (n_crops, 1, n_mels, crop_frames) float32 from the cache, or None."""
+    if cache is None:
+        return None
+    x = cache.get(track_id, cfg.key())
+    if x is None or x.ndim != 3 or x.shape[1:] != (cfg.n_mels, cfg.crop_frames):
+        return None
+    return np.asarray(x, dtype=np.float32)[:, None]
+
+
+def cache_put(cache, track_id: int, cfg: FrontEndConfig, logmel: np.ndarray) -> None:
+    if cache is not None and logmel is not None:
+        cache.put(track_id, cfg.key(), np.asarray(logmel)[:, 0])
+
+
+def cache_delete(cache, track_ids) -> None:
+    ids = list(track_ids)
+    if cache is not None and ids:
+        cache.delete(ids)

@@ -1,0 +1,281 @@
+"""The long jobs on the library: scanning a folder and re-embedding with another model.
+
+Both are generators that yield :class:`Progress` after every file and return a report, so the CLI
+and the GUI drive them the same way and can stop them at any yield.  Work is committed in batches,
+each batch in ONE transaction (track row + vectors + tags), so a killed run loses at most one batch
+and the next run skips everything committed (nothing is embedded twice).
+
+Decoding and the log-mel front end run in a process pool ("spawn": safe beside Qt's threads and in
+a PyInstaller bundle); the main process embeds in batches with onnxruntime and owns the database.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Generator, Iterator, Optional
+
+import numpy as np
+
+from songsim_desktop.core import audio, metadata
+from songsim_desktop.core import job_store as store
+from songsim_desktop.core.features import FrontEndConfig, logmel_batch
+from songsim_desktop.core.progress import CancelToken, Progress, RateMeter
+from songsim_desktop.core.reports import ReembedReport, ScanReport
+from songsim_desktop.core.scan import identity_of, normalise_root, plan
+from songsim_desktop.errors import DecodeError
+
+COMMIT_EVERY = 16
+CHANGED_WHILE_SCANNING = "changed while scanning (it was rewritten while songsim read it; scan again)"
+
+
+@dataclass
+class PreparedTrack:
+    """What a worker made of one file: everything the main process needs except the embedding."""
+    path: str
+    size: Optional[int]
+    mtime_ns: Optional[int]
+    info: Optional[audio.AudioInfo]
+    tags: dict = field(default_factory=dict)
+    logmel: Optional[np.ndarray] = None  # (n_crops, 1, n_mels, crop_frames) float32
+    error: Optional[str] = None
+
+
+def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
+    """Decode one file's crops and compute its model input (runs in a worker process).
+
+    Never raises: every failure comes back as ``error`` so one bad file cannot stop a scan.  The
+    file is stat'ed before and after decoding; if it changed in between, the samples may mix two
+    versions, so the result is an error rather than a vector stamped with the wrong identity.
+    """
+    try:
+        before = identity_of(path)
+    except OSError as err:
+        return PreparedTrack(path, None, None, None, error=f"while reading {path}: {err.strerror or err}")
+    info = logmel = error = None
+    tags: dict = {}
+    try:
+        crops, info = audio.read_crops(path, cfg)
+        logmel = logmel_batch(crops, cfg)
+    except DecodeError as err:
+        error = str(err)
+    except MemoryError:
+        error = f"while decoding {path}: out of memory"
+    except Exception as err:  # noqa: BLE001 - a decoder bug on one file must not end the scan
+        error = f"while decoding {path}: {type(err).__name__}: {err}"
+    if error is None:
+        try:
+            tags = metadata.read_tags(path)
+        except Exception:  # noqa: BLE001 - tags are a bonus; a broken tag block keeps the audio
+            tags = {}
+    try:
+        after = identity_of(path)
+    except OSError:
+        after = None
+    if after != before:
+        return PreparedTrack(path, before.size, before.mtime_ns, None, error=f"while decoding {path}: "
+                             + CHANGED_WHILE_SCANNING)
+    return PreparedTrack(path, before.size, before.mtime_ns, info, tags, logmel, error)
+
+
+def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:
+    """Just before commit: if the file changed since it was prepared, prepare it once more.
+
+    A file replaced while the scan runs thus ends either indexed with its new identity and new
+    content, or as an error "changed while scanning" -- never old content under the new identity.
+    """
+    try:
+        now = identity_of(prepared.path)
+    except OSError:
+        now = None
+    if now is not None and (now.size, now.mtime_ns) == (prepared.size, prepared.mtime_ns):
+        return prepared
+    again = prepare_track(prepared.path, cfg)
+    try:
+        stable = identity_of(prepared.path)
+    except OSError:
+        stable = None
+    if again.error is None and stable is not None and (stable.size, stable.mtime_ns) == (again.size, again.mtime_ns):
+        return again
+    if again.error is not None and again.size is not None:
+        return again  # the new file is genuinely bad: report its own reason
+    return PreparedTrack(prepared.path, prepared.size, prepared.mtime_ns, None,
+                         error=f"while decoding {prepared.path}: {CHANGED_WHILE_SCANNING}")
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int,
+                    cancel: CancelToken) -> Iterator[PreparedTrack]:
+    """PreparedTracks for ``paths`` (in completion order); ``workers=0`` works in this process.
+
+    At most ``2 * workers`` files are in flight, so memory stays bounded however big the library.
+    A worker that dies (a decoder crash) breaks the pool: it is rebuilt and the files that were in
+    flight are retried once; a file that breaks it twice gets an error.
+    """
+    if workers <= 0:
+        for path in paths:
+            if cancel.cancelled:
+                return
+            yield prepare_track(path, cfg)
+        return
+    queue = list(reversed(paths))
+    attempts: dict[str, int] = {}
+    context = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    in_flight: dict[cf.Future, str] = {}
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < 2 * workers and not cancel.cancelled:
+                path = queue.pop()
+                attempts[path] = attempts.get(path, 0) + 1
+                in_flight[pool.submit(prepare_track, path, cfg)] = path
+            if cancel.cancelled or not in_flight:
+                return
+            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            broken = False
+            for future in finished:
+                path = in_flight.pop(future)
+                try:
+                    yield future.result()
+                except cf.process.BrokenProcessPool:
+                    broken = True
+                    if attempts[path] >= 2:
+                        yield PreparedTrack(path, None, None, None, error=(
+                            f"while decoding {path}: the decoder crashed on this file"))
+                    else:
+                        queue.append(path)
+            if broken:
+                for future, path in in_flight.items():
+                    queue.append(path)
+                in_flight.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _embed(embedder, prepared: list[PreparedTrack]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(track vector, crop vectors) for each prepared track, in one onnxruntime call."""
+    from songsim_desktop.core.embedder import track_vector
+
+    if not prepared:
+        return []
+    x = np.concatenate([p.logmel for p in prepared], axis=0)
+    crops = np.asarray(embedder.embed_inputs(x), dtype=np.float32)
+    out, start = [], 0
+    for p in prepared:
+        n = len(p.logmel)
+        part = crops[start:start + n]
+        out.append((np.asarray(track_vector(part), dtype=np.float32), part))
+        start += n
+    return out
+
+
+def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelToken] = None,
+             workers: Optional[int] = None, *, commit_every: int = COMMIT_EVERY,
+             folder_tags: bool = False,
+             before_commit: Optional[Callable[[PreparedTrack], None]] = None,
+             ) -> Generator[Progress, None, ScanReport]:
+    """Scan ``root`` incrementally: new and changed files are decoded, embedded and committed.
+
+    ``before_commit`` is called with each prepared track just before its identity is re-checked
+    (tests use it to rewrite a file at the worst moment).
+    """
+    cancel = cancel or CancelToken()
+    workers = default_workers() if workers is None else workers
+    cfg, model_id = embedder.info.frontend, embedder.info.id
+    root_path = normalise_root(root)
+    root_id = store.ensure_root(library, root_path)
+    todo = plan(library, root_path, model_id)
+    report = ScanReport(unchanged=len(todo.unchanged), missing=len(todo.vanished))
+    report.failed.extend(todo.errors)
+    store.mark_missing(library, todo.vanished)
+    known = {f.path for f in todo.changed}
+    total = len(todo.to_process)
+    meter = RateMeter()
+    yield meter.progress("scan", 0, total, f"{total} files to read in {root_path}")
+    batch: list[PreparedTrack] = []
+
+    def commit() -> None:
+        if batch:
+            store.commit_prepared(library, features_cache, cfg, model_id, root_id, root_path,
+                                  batch, _embed(embedder, [p for p in batch if p.error is None]),
+                                  folder_tags=folder_tags, report=report, known_paths=known)
+            batch.clear()
+
+    stream = prepared_stream([f.path for f in todo.to_process], cfg, workers, cancel)
+    done = 0
+    try:
+        for prepared in stream:
+            if before_commit is not None:
+                before_commit(prepared)
+            batch.append(recheck(prepared, cfg))
+            done += 1
+            if len(batch) >= commit_every:
+                commit()
+            yield meter.progress("scan", done, total, prepared.path)
+            if cancel.cancelled:
+                break
+    finally:
+        stream.close()  # shuts the pool down, also when the driver closes this generator
+        commit()  # what was already decoded is kept, whether we finish, break or are closed
+    report.cancelled = cancel.cancelled or done < total
+    return report
+
+
+def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken] = None, *,
+                commit_every: int = COMMIT_EVERY) -> Generator[Progress, None, ReembedReport]:
+    """Give every ok track a vector for ``embedder``'s model, from the features cache.
+
+    No decoding unless a track's cache entry is missing.  Resumable: tracks that already have a
+    vector for this model are skipped.
+    """
+    cancel = cancel or CancelToken()
+    cfg, model_id = embedder.info.frontend, embedder.info.id
+    todo, skipped = store.tracks_without_vector(library, model_id)
+    report = ReembedReport(model_id=model_id, skipped=skipped)
+    meter = RateMeter()
+    total = len(todo)
+    yield meter.progress("reembed", 0, total, f"{total} tracks to embed with model {model_id}")
+    batch: list[tuple[int, PreparedTrack]] = []
+    fresh: set[int] = set()
+
+    def commit() -> None:
+        if batch:
+            vectors = _embed(embedder, [p for _, p in batch])
+            store.commit_vectors(library, features_cache, cfg, model_id,
+                                 [(tid, p, v, tid in fresh) for (tid, p), v in zip(batch, vectors)])
+            report.embedded += len(batch)
+            batch.clear()
+
+    done = 0
+    try:
+        for track_id, path in todo:
+            x = store.cached_features(features_cache, track_id, cfg)
+            if x is None:
+                prepared = prepare_track(path, cfg)
+                if prepared.error is not None:
+                    report.failed.append((path, prepared.error))
+                else:
+                    fresh.add(track_id)
+                    report.decoded += 1
+                    batch.append((track_id, prepared))
+            else:
+                report.from_cache += 1
+                batch.append((track_id, PreparedTrack(path, None, None, None, logmel=x)))
+            done += 1
+            if len(batch) >= commit_every:
+                commit()
+            yield meter.progress("reembed", done, total, path)
+            if cancel.cancelled:
+                break
+    finally:
+        commit()
+    report.cancelled = cancel.cancelled or done < total
+    return report
+
