@@ -1,0 +1,61 @@
+"""Training settings (torch-free, so the GUI and the CLI can build one without importing torch)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+LOSSES = ("contrastive", "triplet")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 8
+    loss: str = "contrastive"  # "contrastive" | "triplet"
+    batch_size: int = 32  # pairs (or triplets) per optimiser step
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.2  # share of tracks held out (split by track, never by crop)
+    seed: int = 0
+    device: str = "auto"  # "auto" = CUDA when present, else CPU
+    # Where fine-tuning takes its tags from (user tags are always used).
+    use_folder_tags: bool = False
+    use_file_tags: bool = True
+    # Pair sampling, as the method prescribes: per reference track, itself + n_positives drawn from
+    # its `neighbours` most similar tracks, and n_negatives drawn from its `neighbours` least similar.
+    neighbours: int = 10
+    n_positives: int = 4
+    n_negatives: int = 5
+    # Contrastive margin grows as two tracks share less: m = min + (max - min) * (1 - similarity).
+    margin_min: float = 0.5
+    margin_max: float = 1.5
+    # Augmentation of cached log-mel crops.
+    gain_db: float = 6.0  # uniform constant dB shift in [-gain_db, +gain_db]
+    time_mask_frames: int = 32  # SpecAugment time mask width (torchaudio TimeMasking param)
+    freq_mask_bands: int = 8  # SpecAugment frequency mask width (FrequencyMasking param)
+    roll: bool = True  # random circular time shift of the crop
+    # Model size (used when training from scratch; fine-tuning keeps the parent's architecture).
+    embedding_dim: int = 128
+    channels: tuple = (24, 48, 96, 192)
+    # Optional cap on optimiser steps per epoch (None = one pass over the sampled pairs).
+    max_steps_per_epoch: Optional[int] = None
+    name: str = "fine-tuned"
+
+    def validate(self) -> "TrainConfig":
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, not {self.device!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError("val_fraction must be between 0 and 1")
+        if not 0.0 <= self.margin_min <= self.margin_max:
+            raise ValueError("need 0 <= margin_min <= margin_max")
+        return self
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["channels"] = list(self.channels)
+        return data
