@@ -37,7 +37,9 @@ MIN_DURATION_S = 1.0
 SILENCE_DBFS = -60.0
 # Extra source frames read before each window so soxr's filter has settled at the crop start.
 _PREROLL_S = 0.01
-_BLOCK_FRAMES = 65536
+# Small reads when measuring a damaged file: a read that hits the cut loses its whole block.
+_SMALL_BLOCK = 4096
+_LOAD_BLOCK = 16384
 
 
 @dataclass
@@ -119,7 +121,7 @@ def _readable_frames(src: Source) -> int:
     """Frames that really decode: streams the file in blocks (bounded memory) until EOF or error."""
     count = 0
     try:
-        for block in src.blocks(0, _BLOCK_FRAMES):
+        for block in src.blocks(0, _SMALL_BLOCK):
             count += len(block)
     except Exception:  # noqa: BLE001 - a corrupt tail ends the readable part, whatever the decoder says
         pass
@@ -215,7 +217,7 @@ def load(path: str | os.PathLike, sample_rate: int, offset_s: float = 0.0,
         pieces: list[np.ndarray] = []
         got_in = 0
         try:
-            for block in src.blocks(start, _BLOCK_FRAMES):
+            for block in src.blocks(start, _LOAD_BLOCK):
                 if limit_in is not None and got_in + len(block) > limit_in:
                     block = block[: limit_in - got_in]
                 got_in += len(block)

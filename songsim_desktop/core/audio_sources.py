@@ -17,6 +17,7 @@ import soundfile as sf
 from songsim_desktop.errors import DecodeError
 
 NOT_AUDIO = "not a readable audio file (format not recognised)"
+_SMALL_BLOCK = 4096
 
 
 class Source(Protocol):
@@ -44,6 +45,7 @@ class SoundFileSource(_Closing):
     """libsndfile: WAV, AIFF, FLAC, OGG/Vorbis/Opus, MP3; exact seeks."""
 
     def __init__(self, path: Path):
+        self._path = path
         self._file = sf.SoundFile(str(path))
         self.sample_rate = int(self._file.samplerate)
         self.channels = int(self._file.channels)
@@ -53,18 +55,44 @@ class SoundFileSource(_Closing):
     def read(self, start: int, frames: int) -> np.ndarray:
         if start >= self.frames or frames <= 0:
             return np.zeros((0, self.channels), dtype=np.float32)
-        self._file.seek(max(0, start))
-        return self._file.read(frames, dtype="float32", always_2d=True)
+        try:
+            self._file.seek(max(0, start))
+            return self._file.read(frames, dtype="float32", always_2d=True)
+        except sf.LibsndfileError:
+            # A truncated FLAC fails a large read that runs into the cut; small reads recover
+            # everything before it, and core.audio then works within what decodes.
+            self._reopen()
+            got: list[np.ndarray] = []
+            try:
+                for block in self.blocks(start, _SMALL_BLOCK):
+                    got.append(block[: frames - sum(len(g) for g in got)])
+                    if sum(len(g) for g in got) >= frames:
+                        break
+            except sf.LibsndfileError:
+                pass
+            return np.concatenate(got) if got else np.zeros((0, self.channels), dtype=np.float32)
 
     def blocks(self, start: int, blocksize: int) -> Iterator[np.ndarray]:
         if start >= self.frames:
             return
-        self._file.seek(max(0, start))
+        try:
+            self._file.seek(max(0, start))
+        except sf.LibsndfileError:
+            self._reopen()  # a failed seek or read leaves libsndfile's handle unusable
+            raise
         while True:
-            block = self._file.read(blocksize, dtype="float32", always_2d=True)
+            try:
+                block = self._file.read(blocksize, dtype="float32", always_2d=True)
+            except sf.LibsndfileError:
+                self._reopen()
+                raise
             if len(block) == 0:
                 return
             yield block
+
+    def _reopen(self) -> None:
+        self._file.close()
+        self._file = sf.SoundFile(str(self._path))
 
     def close(self) -> None:
         self._file.close()
@@ -174,7 +202,16 @@ class AvSource(_Closing):
 def open_source(path: Path) -> Source:
     """libsndfile first (exact and fast); PyAV for what it cannot open."""
     try:
-        return SoundFileSource(path)
+        source = SoundFileSource(path)
+        if source.frames > 0:
+            return source
+        # libsndfile opened it but sees no frames (e.g. a cut Ogg stream): FFmpeg may do better.
+        try:
+            fallback = AvSource(path)
+        except Exception:  # noqa: BLE001 - keep libsndfile's view; core.audio reports it
+            return source
+        source.close()
+        return fallback
     except (sf.LibsndfileError, RuntimeError, TypeError):
         pass
     try:

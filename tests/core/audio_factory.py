@@ -1,0 +1,116 @@
+"""Files for tests: good audio in every format, and the bad and odd files users really have.
+
+Usable from any test (tests/ is on sys.path through tests/conftest.py):
+``from core.audio_factory import write_sine, write_truncated, BAD_FILE_WRITERS``.
+Every writer takes the target path, writes it and returns it.  Audio stays short (a few seconds).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+
+def sine(seconds: float, sr: int, freq: float = 1000.0, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_audio(path: Path, audio: np.ndarray, sr: int, subtype: str | None = None) -> Path:
+    """Any format soundfile writes (by suffix); m4a/mp4/aac go through PyAV's AAC encoder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".m4a", ".mp4", ".aac"):
+        return write_m4a(path, audio, sr)
+    if path.suffix.lower() == ".opus":  # libsndfile knows Opus only as a subtype of OGG
+        sf.write(str(path), audio, sr, format="OGG", subtype="OPUS")
+    else:
+        sf.write(str(path), audio, sr, subtype=subtype)
+    return path
+
+
+def write_sine(path: Path, seconds: float = 3.0, sr: int = 22050, freq: float = 1000.0,
+               channels: int = 1, amplitude: float = 0.5) -> Path:
+    mono = sine(seconds, sr, freq, amplitude)
+    audio = mono if channels == 1 else np.stack([mono] * channels, axis=1)
+    return write_audio(path, audio, sr)
+
+
+def write_m4a(path: Path, audio: np.ndarray, sr: int, codec: str = "aac") -> Path:
+    """AAC (or ALAC) in an MP4 container, encoded with PyAV: a file libsndfile cannot open."""
+    audio = np.asarray(audio, dtype=np.float32)
+    planar = audio[None, :] if audio.ndim == 1 else np.ascontiguousarray(audio.T)
+    layout = "mono" if planar.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w", format="mp4" if path.suffix.lower() != ".aac" else "adts") as out:
+        stream = out.add_stream(codec, rate=sr)
+        stream.layout = layout
+        if codec == "alac":
+            planar = (np.clip(planar, -1, 1) * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(planar, format="s16p", layout=layout)
+        else:
+            frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+        frame.sample_rate = sr
+        for item in (frame, None):
+            for packet in stream.encode(item):
+                out.mux(packet)
+    return path
+
+
+def write_empty(path: Path) -> Path:
+    Path(path).write_bytes(b"")
+    return path
+
+
+def write_not_audio(path: Path) -> Path:
+    """A text file with an audio suffix (a renamed document, a failed download page)."""
+    Path(path).write_text("<html><body>404 Not Found</body></html>\n" * 20, encoding="utf-8")
+    return path
+
+
+def write_random_bytes(path: Path, size: int = 50_000, seed: int = 0) -> Path:
+    Path(path).write_bytes(np.random.default_rng(seed).bytes(size))
+    return path
+
+
+def write_truncated(path: Path, seconds: float = 6.0, keep_fraction: float = 0.5, sr: int = 22050,
+                    freq: float = 440.0) -> Path:
+    """A file cut short (interrupted copy or download): the header promises more than there is."""
+    write_sine(path, seconds, sr, freq)
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: int(len(data) * keep_fraction)])
+    return path
+
+
+def write_silent(path: Path, seconds: float = 3.0, sr: int = 22050, level_dbfs: float | None = None) -> Path:
+    """Digital silence, or a constant hiss at ``level_dbfs`` (still "silent" below -60 dBFS)."""
+    n = int(seconds * sr)
+    if level_dbfs is None:
+        audio = np.zeros(n, dtype=np.float32)
+    else:
+        audio = sine(seconds, sr, 300.0, amplitude=10 ** (level_dbfs / 20))
+    sf.write(str(path), audio, sr, subtype="FLOAT")
+    return path
+
+
+def write_short(path: Path, seconds: float = 0.2, sr: int = 22050) -> Path:
+    return write_sine(path, seconds, sr)
+
+
+def nfd_name(name: str) -> str:
+    """The decomposed (macOS-style) spelling of a name: 'é' as 'e' + combining accent."""
+    return unicodedata.normalize("NFD", name)
+
+
+BAD_FILE_WRITERS = {
+    # name: (writer, suffix, words the DecodeError's reason must contain)
+    "empty": (write_empty, ".mp3", "empty (0 bytes)"),
+    "not audio": (write_not_audio, ".mp3", "not a readable audio file"),
+    "random bytes": (write_random_bytes, ".flac", "not a readable audio file"),
+    "too short": (write_short, ".wav", "too short: 0.2 s"),
+    "silent": (write_silent, ".wav", "silent"),
+    "truncated to almost nothing": (lambda p: write_truncated(p, 2.0, 0.2), ".wav", "too short"),
+}
