@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import os
 import sys
@@ -30,25 +29,13 @@ import numpy as np
 import torch
 
 from songsim_desktop.core import synth
+from songsim_desktop.core.embedder import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, model_id_of, read_model_info
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
 from songsim_desktop.errors import ModelError
 from songsim_desktop.training.model import Branch, BranchConfig, build_branch, save_checkpoint
 
 OPSET = 17
-INPUT_NAME = "logmel"
-OUTPUT_NAME = "embedding"
-METADATA_KEY = "songsim"
 PARITY_TOLERANCE = 1e-4
-
-
-def model_id_of(path: Path) -> str:
-    """First 16 hex digits of sha256 of the file (the contract in docs/architecture.md)."""
-    try:
-        from songsim_desktop.core.embedder import model_id_of as core_model_id_of
-    except ImportError:  # core.embedder not there yet: same definition, from the contract
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        return digest[:16]
-    return core_model_id_of(path)
 
 
 def real_crops(frontend: FrontEndConfig, count: int = 6, seed: int = 0) -> np.ndarray:
@@ -189,20 +176,12 @@ def export_branch(branch: Branch, path, frontend: FrontEndConfig, name: str, par
         sidecar = dict(metadata, id=model_id, parity_max_abs_diff=max_diff, opset=OPSET,
                        n_params=cpu_branch.n_params(), branch=cpu_branch.config.to_dict())
         _atomic_write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
-    return _read_info(path, model_id, metadata)
+    return read_model_info(path)
 
 
 def checkpoint_path(onnx_path) -> Path:
     """Weights that fine-tuning continues from: ``<model>.pt`` beside ``<model>.onnx``."""
     return Path(onnx_path).with_suffix(".pt")
-
-
-def _read_info(path: Path, model_id: str, metadata: dict):
-    try:
-        from songsim_desktop.core.embedder import read_model_info
-    except ImportError:  # core.embedder not there yet: a plain record with the same content
-        return {"id": model_id, "path": str(path), **metadata}
-    return read_model_info(path)
 
 
 def export_untrained(path, seed: int = 0, frontend: FrontEndConfig | None = None,
@@ -225,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="songsim untrained")
     args = parser.parse_args(argv)
     info = export_untrained(args.untrained, seed=args.seed, name=args.name)
-    print(json.dumps(info if isinstance(info, dict) else {"id": getattr(info, "id", None),
-                                                          "path": str(args.untrained)}, default=str))
+    print(json.dumps({"id": info.id, "path": info.path, "name": info.name, "dim": info.dim}))
     return 0
 
 

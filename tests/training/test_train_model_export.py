@@ -128,3 +128,19 @@ def test_untrained_script_entry_makes_a_seeded_real_architecture_model(tmp_path)
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["dim"] == 128 and meta["branch"]["channels"] == [24, 48, 96, 192]
     assert out.with_suffix(".pt").exists()
+
+
+def test_exported_model_drops_into_the_core_embedder(tmp_path):
+    """No code change in the core: Embedder loads the file and gives torch's numbers."""
+    from songsim_desktop.core.embedder import Embedder, model_id_of
+
+    frontend = FrontEndConfig()
+    branch = build_branch(SMALL, seed=6).eval()
+    out = tmp_path / "m.onnx"
+    info = export_mod.export_branch(branch, out, frontend, name="tiny", training_meta={"k": 1})
+    assert info.id == model_id_of(out) and info.dim == 16 and info.frontend == frontend
+    embedder = Embedder(out, threads=1)
+    crops = export_mod.real_crops(frontend, count=4, seed=11)
+    with torch.no_grad():
+        expected = branch(torch.from_numpy(crops)).numpy()
+    assert np.max(np.abs(embedder.embed_inputs(crops) - expected)) < 1e-4
