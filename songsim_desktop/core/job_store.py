@@ -26,13 +26,16 @@ def ensure_root(library, root: str) -> int:
     return int(library.add_root(root))
 
 
-def mark_missing(library, paths: list[str]) -> None:
-    """Vanished files keep their row, vectors and tags (they may come back); queries skip them."""
+def mark_missing(library, paths: list[str]) -> list[int]:
+    """Vanished files keep their row, vectors and tags (they may come back); queries skip them.
+
+    Returns the ids marked."""
     if not paths:
-        return
-    ids = track_ids(library, set(paths))
+        return []
+    ids = list(track_ids(library, set(paths)).values())
     with library.transaction() as conn:
-        library.mark_missing(conn, ids.values())
+        library.mark_missing(conn, ids)
+    return ids
 
 
 def file_tags(tags: dict) -> set[str]:
@@ -75,16 +78,20 @@ def track_ids(library, paths: set[str]) -> dict[str, int]:
 
 
 def commit_prepared(library, cache, cfg: FrontEndConfig, model_id: str, root_id: int, root: str,
-                    batch: list, vectors: list, *, folder_tags: bool, report, known_paths: set) -> None:
-    """Write one batch of prepared tracks (ok ones with their ``vectors``, in order) atomically."""
+                    batch: list, vectors: list, *, folder_tags: bool, report, known_paths: set) -> list[int]:
+    """Write one batch of prepared tracks (ok ones with their ``vectors``, in order) atomically.
+
+    Returns the ids of the tracks written (ok and error)."""
     ok = [p for p in batch if p.error is None]
     stale = track_ids(library, {p.path for p in batch if p.path in known_paths})
     cache_delete(cache, stale.values())
     written: list[tuple[int, object]] = []
+    all_ids: list[int] = []
     with library.transaction() as conn:
         for p in batch:
             stem = os.path.splitext(os.path.basename(p.path))[0]
             tid = _upsert_track(library, conn, root_id, p, stem)
+            all_ids.append(tid)
             # New content makes every model's vector of the old content wrong, not only ours.
             conn.execute("DELETE FROM vectors WHERE track_id = ?", (tid,))
             conn.execute("DELETE FROM tags WHERE track_id = ? AND source IN ('file', 'folder')", (tid,))
@@ -106,6 +113,7 @@ def commit_prepared(library, cache, cfg: FrontEndConfig, model_id: str, root_id:
             report.updated += 1
         else:
             report.added += 1
+    return all_ids
 
 
 def tracks_without_vector(library, model_id: str) -> tuple[list[tuple[int, str]], int]:

@@ -180,12 +180,15 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
              workers: Optional[int] = None, *, commit_every: int = COMMIT_EVERY,
              folder_tags: bool = False,
              before_commit: Optional[Callable[[PreparedTrack], None]] = None,
+             on_commit: Optional[Callable[[list[int]], None]] = None,
              ) -> Generator[Progress, None, ScanReport]:
     """Scan ``root`` incrementally: new and changed files are decoded, embedded and committed.
 
     ``before_commit`` is called with each prepared track just before its identity is re-checked
-    (tests use it to rewrite a file at the worst moment).
+    (tests use it to rewrite a file at the worst moment).  ``on_commit`` receives the ids of the
+    tracks each committed batch wrote or marked missing (the service updates its index from them).
     """
+    notify = on_commit or (lambda ids: None)
     cancel = cancel or CancelToken()
     workers = default_workers() if workers is None else workers
     cfg, model_id = embedder.info.frontend, embedder.info.id
@@ -194,7 +197,7 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     todo = plan(library, root_path, model_id)
     report = ScanReport(unchanged=len(todo.unchanged), missing=len(todo.vanished))
     report.failed.extend(todo.errors)
-    store.mark_missing(library, todo.vanished)
+    notify(store.mark_missing(library, todo.vanished))
     known = {f.path for f in todo.changed}
     total = len(todo.to_process)
     meter = RateMeter()
@@ -203,9 +206,10 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
 
     def commit() -> None:
         if batch:
-            store.commit_prepared(library, features_cache, cfg, model_id, root_id, root_path,
-                                  batch, _embed(embedder, [p for p in batch if p.error is None]),
-                                  folder_tags=folder_tags, report=report, known_paths=known)
+            notify(store.commit_prepared(
+                library, features_cache, cfg, model_id, root_id, root_path, batch,
+                _embed(embedder, [p for p in batch if p.error is None]),
+                folder_tags=folder_tags, report=report, known_paths=known))
             batch.clear()
 
     stream = prepared_stream([f.path for f in todo.to_process], cfg, workers, cancel)

@@ -1,13 +1,27 @@
 """SongsimService: the one facade the CLI and the GUI call (docs/architecture.md, "Service API").
 
-SKELETON: every public signature is final; bodies land as the library, index and embedder arrive.
+It owns the library database, the features cache, one cached Embedder per model and the vector
+index of the active model.  Long work is handed out as generators (jobs.py) that the caller drives;
+the service only wraps them to keep its index in step with what they committed.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import tempfile
+import threading
 from pathlib import Path
 from typing import Generator, Iterable, Optional
 
+import numpy as np
+
+from songsim_desktop import paths
+from songsim_desktop.core import jobs
+from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
+from songsim_desktop.core.index import VectorIndex, load_or_rebuild
+from songsim_desktop.core.job_store import folder_tag
+from songsim_desktop.core.library import FeatureCache, Library, ModelRecord as LibraryModel, now_iso
 from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for callers)
     Match,
@@ -19,78 +33,308 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     TrainReport,
     similarity_percent,
 )
+from songsim_desktop.core.scan import identity_of, normalise_root
+from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
+
+FEATURES_FILENAME = "features.sqlite3"
+FOLDER_TAGS_SETTING = "folder_tags"  # "1": scans tag each track with its folder's name
 
 
 class SongsimService:
     def __init__(self, data_dir: str | Path | None = None) -> None:
-        raise NotImplementedError("SongsimService is a skeleton for now")
+        self.data_dir = paths.data_dir(data_dir)
+        self.library = Library(paths.database_path(self.data_dir))
+        try:
+            self.features = FeatureCache(self.data_dir / FEATURES_FILENAME)
+        except Exception:
+            self.library.close()
+            raise
+        self._lock = threading.RLock()
+        self._embedders: dict[str, Embedder] = {}
+        self._index: Optional[VectorIndex] = None
+        self.default_model_id = self._register_default_model()
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.features.close()
+        self.library.close()
 
-    # --- long jobs (generators yielding Progress) -------------------------------------------
+    def __enter__(self) -> "SongsimService":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- models -------------------------------------------------------------------------------
+    def _register_default_model(self) -> str:
+        info = read_model_info(paths.default_model_path())
+        self.library.add_model(LibraryModel(info.id, info.name, info.path, info.dim, info.parent,
+                                            info.created or now_iso(), {}, builtin=True))
+        active = self.library.active_model_id()
+        record = self.library.model(active) if active else None
+        # A new app version ships a new default: an active built-in that is no longer the shipped
+        # file (same path, other bytes) must give way to it.
+        if record is None or (record.builtin and record.id != info.id) or not Path(record.path).is_file():
+            self.library.set_active_model_id(info.id)
+        return info.id
+
+    def register_model(self, path: str | Path, metrics: Optional[dict] = None) -> ModelRecord:
+        """Register a (fine-tuned) model file; the training package calls this after export."""
+        info = read_model_info(path)
+        self.library.add_model(LibraryModel(info.id, info.name, str(Path(path).resolve()), info.dim,
+                                            info.parent, info.created or now_iso(),
+                                            dict(metrics or info.training.get("metrics") or {}), builtin=False))
+        return next(m for m in self.models() if m.id == info.id)
+
+    def models(self) -> list[ModelRecord]:
+        active = self.library.active_model_id()
+        return [ModelRecord(m.id, m.name, m.path, m.dim, m.parent_id, m.created_at, dict(m.metrics),
+                            bool(m.builtin), m.id == active) for m in self.library.models()]
+
+    def active_model_id(self) -> str:
+        return self.library.active_model_id() or self.default_model_id
+
+    def active_model(self) -> ModelInfo:
+        return self.embedder().info
+
+    def set_active_model(self, model_id: str) -> None:
+        """Switch models; tracks without a vector for it need ``reembed_job()`` before they show up."""
+        record = self.library.model(model_id)
+        if record is None:
+            raise ModelError("no such model is registered (see 'songsim models')", path=model_id,
+                             action="activating model")
+        self.embedder(model_id)  # fail now, not at the next query, if the file is gone or broken
+        self.library.set_active_model_id(model_id)
+        with self._lock:
+            self._index = None
+
+    def embedder(self, model_id: Optional[str] = None) -> Embedder:
+        """The cached onnxruntime embedder of a model (default: the active one)."""
+        model_id = model_id or self.active_model_id()
+        with self._lock:
+            if model_id not in self._embedders:
+                record = self.library.model(model_id)
+                if record is None:
+                    raise ModelError("no such model is registered", path=model_id, action="loading model")
+                embedder = Embedder(record.path)
+                if embedder.info.id != model_id:
+                    raise ModelError(f"the file changed: its id is now {embedder.info.id}", path=record.path,
+                                     action="loading model")
+                self._embedders[model_id] = embedder
+            return self._embedders[model_id]
+
+    # --- the index of the active model -----------------------------------------------------------
+    def index(self) -> VectorIndex:
+        """The active model's index, reloaded/rebuilt when the library changed behind our back."""
+        model_id = self.active_model_id()
+        with self._lock:
+            idx = self._index
+            if idx is None or idx.model_id != model_id or idx.fingerprint != self.library.vectors_fingerprint(model_id):
+                idx = load_or_rebuild(self.library, paths.index_dir(self.data_dir), model_id)
+                self._index = idx
+            return idx
+
+    def _update_index(self, touched: Iterable[int]) -> None:
+        """After a scan: add/replace the vectors of touched tracks, drop the ones no longer ok."""
+        model_id = self.active_model_id()
+        with self._lock:
+            idx = self._index
+            if idx is None or idx.model_id != model_id:
+                return  # built lazily, from the library, at the next query
+            for tid in set(touched):
+                track = self.library.track(tid)
+                vector = self.library.vector(tid, model_id) if track and track.state == "ok" else None
+                if vector is None:
+                    idx.remove([tid])
+                else:
+                    idx.add([tid], vector[None, :])
+            idx.save(self.library.vectors_fingerprint(model_id))
+
+    # --- long jobs ----------------------------------------------------------------------------------
     def scan_job(self, root: str | Path | None = None, cancel: Optional[CancelToken] = None,
-                 workers: Optional[int] = None) -> Generator[Progress, None, ScanReport]:
-        raise NotImplementedError
+                 workers: Optional[int] = None, **job_options) -> Generator[Progress, None, ScanReport]:
+        """Scan one folder (added as a root) or, with ``root=None``, every known root."""
+        if root is not None:
+            if not os.path.isdir(root):
+                raise SongsimError("not a folder (or it cannot be reached)", path=root, action="adding music folder")
+            roots = [normalise_root(root)]
+        else:
+            roots = self.roots()
+        embedder = self.embedder()
+        return self._scan(roots, embedder, cancel or CancelToken(), workers, job_options)
+
+    def _scan(self, roots, embedder, cancel, workers, job_options) -> Generator[Progress, None, ScanReport]:
+        total = ScanReport()
+        touched: list[int] = []
+        folder_tags = self.library.setting(FOLDER_TAGS_SETTING) == "1"
+        try:
+            for root in roots:
+                report = yield from jobs.scan_job(self.library, self.features, embedder, root, cancel, workers,
+                                                  folder_tags=folder_tags, on_commit=touched.extend, **job_options)
+                for name in ("added", "updated", "unchanged", "missing"):
+                    setattr(total, name, getattr(total, name) + getattr(report, name))
+                total.failed.extend(report.failed)
+                if report.cancelled:
+                    total.cancelled = True
+                    break
+        finally:  # also when the driver stops us at a yield: the index follows what was committed
+            self._update_index(touched)
+        return total
 
     def reembed_job(self, model_id: Optional[str] = None, cancel: Optional[CancelToken] = None
                     ) -> Generator[Progress, None, ReembedReport]:
-        raise NotImplementedError
+        embedder = self.embedder(model_id)
+        return self._reembed(embedder, cancel)
+
+    def _reembed(self, embedder, cancel) -> Generator[Progress, None, ReembedReport]:
+        try:
+            return (yield from jobs.reembed_job(self.library, self.features, embedder, cancel))
+        finally:
+            with self._lock:
+                self._index = None  # rebuilt from the library (by fingerprint) at the next query
 
     def train_job(self, config, cancel: Optional[CancelToken] = None
                   ) -> Generator[Progress, None, TrainReport]:
-        raise NotImplementedError
+        """Fine-tune, export, register, activate, re-embed (the training package does the work)."""
+        if importlib.util.find_spec("torch") is None:
+            raise TrainingUnavailable()
+        from songsim_desktop.training.finetune import finetune_job  # torch is imported only now
 
-    # --- queries ------------------------------------------------------------------------------
+        return self._train(finetune_job, config, cancel or CancelToken())
+
+    def _train(self, finetune_job, config, cancel) -> Generator[Progress, None, TrainReport]:
+        try:
+            return (yield from finetune_job(self, config, cancel))
+        finally:
+            with self._lock:
+                self._index = None
+
+    # --- queries --------------------------------------------------------------------------------------
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:
-        raise NotImplementedError
+        """Library tracks that sound like the file at ``path`` (inside the library or not)."""
+        real = os.path.realpath(path)
+        model_id = self.active_model_id()
+        track = self.library.track_by_path(real) or self.library.track_by_path(os.path.abspath(path))
+        vector, exclude = None, set()
+        if track is not None:
+            exclude.add(track.id)
+            if track.state == "ok" and _same_identity(real, track):
+                vector = self.library.vector(track.id, model_id)
+        if vector is None:
+            vector = self.embedder(model_id).embed_file(real).vector
+        return self._matches(str(path), model_id, vector, k, exclude, real)
 
     def query_track(self, track_id: int, k: int = 10) -> QueryResult:
-        raise NotImplementedError
+        model_id = self.active_model_id()
+        track = self.track(track_id)
+        vector = self.library.vector(track.id, model_id)
+        if vector is None:
+            raise LibraryError(f"it has no vector for the active model {model_id} (state {track.state}); "
+                               "scan or re-embed first", path=track.path, action="querying track")
+        return self._matches(track.path, model_id, vector, k, {track.id}, os.path.realpath(track.path))
 
-    # --- library ------------------------------------------------------------------------------
+    def _matches(self, reference: str, model_id: str, vector, k: int, exclude: set, real_ref: str) -> QueryResult:
+        found = self.index().query(vector, k + 1, exclude_ids=exclude)
+        matches = []
+        for tid, dist in found:
+            track = self.library.track(tid)
+            # The same file reached through another path (a symlinked folder) is still itself.
+            if track is None or os.path.realpath(track.path) == real_ref:
+                continue
+            matches.append(Match(tid, track.path, dist, similarity_percent(dist), track.title, track.artist,
+                                 list(track.tags)))
+        return QueryResult(reference, model_id, matches[:k])
+
+    # --- library ----------------------------------------------------------------------------------------
     def tracks(self) -> list[TrackRow]:
-        raise NotImplementedError
+        return [_row(t) for t in self.library.tracks()]
 
     def track(self, track_id: int) -> TrackRow:
-        raise NotImplementedError
+        found = self.library.track(track_id)
+        if found is None:
+            raise LibraryError("no such track in the library", path=str(track_id), action="reading track")
+        return _row(found)
 
     def roots(self) -> list[str]:
-        raise NotImplementedError
+        return [r.path for r in self.library.roots()]
 
     def remove_root(self, path: str | Path) -> None:
-        raise NotImplementedError
+        key = normalise_root(path)
+        root = next((r for r in self.library.roots() if r.path == key), None)
+        if root is None:
+            return
+        ids = [t.id for t in self.library.tracks() if t.root_id == root.id]
+        self.library.remove_root(key)
+        # SQLite may hand a deleted id to a new track: its cached features must not outlive it.
+        self.features.delete(ids)
+        with self._lock:
+            self._index = None
 
-    # --- tags ---------------------------------------------------------------------------------
+    # --- tags -----------------------------------------------------------------------------------------
     def add_tags(self, track_ids: Iterable[int], tags: Iterable[str], source: str = "user") -> None:
-        raise NotImplementedError
+        self.library.add_tags(list(track_ids), list(tags), source)
 
     def remove_tags(self, track_ids: Iterable[int], tags: Iterable[str], source: str = "user") -> None:
-        raise NotImplementedError
+        self.library.remove_tags(list(track_ids), list(tags), source)
 
     def tag_counts(self) -> dict[str, int]:
-        raise NotImplementedError
+        return self.library.tag_counts()
 
     def track_tags(self) -> dict[int, set[str]]:
-        raise NotImplementedError
+        return self.library.tags_by_track()
 
     def import_folder_tags(self) -> int:
-        raise NotImplementedError
+        """Tag every track with its folder's name (source 'folder'); later scans keep doing it."""
+        self.library.set_setting(FOLDER_TAGS_SETTING, "1")
+        roots = {r.id: r.path for r in self.library.roots()}
+        tagged = 0
+        with self.library.transaction() as conn:
+            for t in self.library.tracks(states=("ok",)):
+                name = folder_tag(t.path, roots.get(t.root_id, os.path.dirname(t.path)))
+                if name:
+                    self.library.replace_tags(conn, t.id, [name], "folder")
+                    tagged += 1
+        return tagged
 
-    # --- models -------------------------------------------------------------------------------
-    def models(self) -> list[ModelRecord]:
-        raise NotImplementedError
-
-    def active_model(self):
-        """-> embedder.ModelInfo of the active model."""
-        raise NotImplementedError
-
-    def set_active_model(self, model_id: str) -> None:
-        raise NotImplementedError
-
-    # --- reporting ------------------------------------------------------------------------------
+    # --- reporting ----------------------------------------------------------------------------------------
     def status(self) -> dict:
-        raise NotImplementedError
+        model_id = self.active_model_id()
+        record = self.library.model(model_id)
+        return {
+            "data_dir": str(self.data_dir),
+            "model_id": model_id,
+            "model_name": record.name if record else "",
+            "roots": self.roots(),
+            "counts": self.library.state_counts(),
+            "vectors": self.library.vector_count(model_id),
+            "errors": self.library.errors(),
+        }
 
     def export_vectors(self, out_path: str | Path) -> int:
-        raise NotImplementedError
+        """Write ``paths``, ``vectors``, ``track_ids`` and ``model_id`` to an .npz; returns the count."""
+        model_id = self.active_model_id()
+        ids, matrix = self.library.vectors(model_id)
+        by_id = {t.id: t.path for t in self.library.tracks(states=("ok",))}
+        track_paths = np.array([by_id[int(i)] for i in ids], dtype=str)
+        out = Path(out_path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id))
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return int(len(ids))
+
+
+def _same_identity(path: str, track) -> bool:
+    try:
+        now = identity_of(path)
+    except OSError:
+        return False
+    return (now.size, now.mtime_ns) == (track.size, track.mtime_ns)
+
+
+def _row(t) -> TrackRow:
+    return TrackRow(t.id, t.path, t.title, t.artist, t.album, t.genre, t.duration_s, t.format, t.state,
+                    t.error, list(t.tags))
