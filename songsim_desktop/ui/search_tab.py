@@ -1,0 +1,346 @@
+"""Reference search: the reference above, the ranked results, two mel spectrograms, and audition.
+
+A query (dropped file, File > Open, or "Find similar" on a library track) runs in a worker; so do
+the previews (decode + log-mel, see ui/preview.py).  A/B: the reference's play position is the
+"anchor"; with auto-preview on, selecting a result (Up/Down) plays it from the anchor, and the A/B
+toggle swaps reference and result at the current position.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSplitter,
+    QTableView, QVBoxLayout, QWidget,
+)
+
+from songsim_desktop.ui import actions
+from songsim_desktop.ui.context import AppContext
+from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
+from songsim_desktop.ui.preview import Preview, PreviewCache, load_preview
+from songsim_desktop.ui.spectrogram_view import SpectrogramView
+
+REFERENCE, RESULT = "reference", "result"
+AUDIO_FILTER = "Audio files (*.wav *.flac *.mp3 *.ogg *.opus *.aif *.aiff *.m4a *.aac);;All files (*)"
+
+
+class SearchTab(QWidget):
+    def __init__(self, ctx: AppContext, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.player = ctx.player
+        self.reference_path: Optional[str] = None
+        self.previews = {REFERENCE: None, RESULT: None}  # the Preview shown in each view
+        self.wanted = {REFERENCE: None, RESULT: None}  # path each view waits for (stale answers are dropped)
+        self.source: Optional[str] = None  # what the player holds: REFERENCE or RESULT
+        self.anchor_s = 0.0  # the reference's play position: results start from here
+        self.cache = PreviewCache()
+        self.query_worker = None
+        self._query_serial = 0
+        self._build()
+        self.player.positionChanged.connect(self._position_changed)
+        self.player.stateChanged.connect(self._state_changed)
+        ctx.findSimilarRequested.connect(self.query_track)
+        ctx.queryFileRequested.connect(self.query_file)
+
+    # --- building -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        s = self.ctx.settings
+        self.reference_title = QLabel("<b>No reference yet</b>")
+        self.reference_detail = QLabel("Drop an audio file on the window, use File > Open (Ctrl+O), or pick "
+                                       "“Find similar” on a library track.")
+        self.reference_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QPushButton("Open reference…")
+        self.open_button.setToolTip("Choose any audio file as the reference (Ctrl+O)")
+        self.open_button.clicked.connect(self.choose_reference)
+        header = QHBoxLayout()
+        text = QVBoxLayout()
+        text.addWidget(self.reference_title)
+        text.addWidget(self.reference_detail)
+        header.addLayout(text, 1)
+        header.addWidget(self.open_button)
+
+        self.results_model = ResultTableModel(self)
+        self.results_proxy = RecordFilterProxy(self.results_model, self)
+        self.table = QTableView()
+        self.table.setModel(self.results_proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(0, 36)
+        self.table.setColumnWidth(1, 220)
+        self.table.setToolTip("Up/Down: next result (auto-preview plays it from the reference's position). "
+                              "Drag rows into a DAW or file manager.")
+        self.table.selectionModel().currentRowChanged.connect(self._current_result_changed)
+
+        buttons = QHBoxLayout()
+        self.copy_button = QPushButton("Copy paths")
+        self.copy_button.setToolTip("Copy the selected results' paths (Ctrl+Shift+C)")
+        self.copy_button.clicked.connect(self.copy_selected_paths)
+        self.reveal_button = QPushButton("Reveal in folder")
+        self.reveal_button.setToolTip("Show the selected result in the file manager")
+        self.reveal_button.clicked.connect(self.reveal_selected)
+        self.export_button = QPushButton("Export M3U…")
+        self.export_button.setToolTip("Save the result list as a playlist (Ctrl+E)")
+        self.export_button.clicked.connect(self.choose_export_path)
+        for b in (self.copy_button, self.reveal_button, self.export_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+
+        self.reference_view = SpectrogramView("reference")
+        self.result_view = SpectrogramView("selected result")
+        self.reference_view.seekRequested.connect(lambda t: self.seek_in(REFERENCE, t))
+        self.result_view.seekRequested.connect(lambda t: self.seek_in(RESULT, t))
+
+        transport = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.clicked.connect(self.play_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop and rewind (Ctrl+.)")
+        self.stop_button.clicked.connect(self.player.stop)
+        self.ab_button = QPushButton("A/B: reference ⇄ result")
+        self.ab_button.setToolTip("Switch between the reference and the selected result at the same position (T)")
+        self.ab_button.clicked.connect(self.toggle_reference_result)
+        self.loop_box = QCheckBox("Loop")
+        self.loop_box.setToolTip("Loop playback (L)")
+        self.loop_box.setChecked(s.loop)
+        self.loop_box.toggled.connect(self._loop_toggled)
+        self.auto_box = QCheckBox("Auto-preview")
+        self.auto_box.setToolTip("Play each selected result from the reference's position")
+        self.auto_box.setChecked(s.auto_preview)
+        self.auto_box.toggled.connect(lambda on: setattr(self.ctx.settings, "auto_preview", bool(on)))
+        self.volume_slider = QSlider(Qt.Orientation.Horizontal)
+        self.volume_slider.setRange(0, 100)
+        self.volume_slider.setValue(int(round(s.volume * 100)))
+        self.volume_slider.setMaximumWidth(140)
+        self.volume_slider.setToolTip("Volume")
+        self.volume_slider.valueChanged.connect(self._volume_changed)
+        self.position_label = QLabel("0:00")
+        self.audition_label = QLabel("")
+        self.audition_label.setWordWrap(True)
+        for w in (self.play_button, self.stop_button, self.ab_button, self.loop_box, self.auto_box,
+                  QLabel("Volume"), self.volume_slider, self.position_label):
+            transport.addWidget(w)
+        transport.addWidget(self.audition_label, 1)
+        self.player.set_loop(s.loop)
+        self.player.set_volume(s.volume)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(header)
+        top_layout.addWidget(self.table, 1)
+        top_layout.addLayout(buttons)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.reference_view)
+        self.splitter.addWidget(self.result_view)
+        self.splitter.setStretchFactor(0, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(transport)
+        self._set_audition_enabled()
+
+    def _set_audition_enabled(self) -> None:
+        on = self.player.available
+        for w in (self.play_button, self.stop_button, self.ab_button, self.loop_box, self.volume_slider):
+            w.setEnabled(on)
+        self.audition_label.setText("" if on else self.player.reason)
+
+    # --- queries --------------------------------------------------------------------------------
+    def choose_reference(self) -> None:
+        start = self.ctx.settings.last_open_dir or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a reference track", start, AUDIO_FILTER)
+        if path:
+            self.ctx.settings.last_open_dir = str(Path(path).parent)
+            self.query_file(path)
+
+    def query_file(self, path: str):
+        return self._query(path, self.ctx.service.query_file, path)
+
+    def query_track(self, track_id: int, path: str):
+        return self._query(path, self.ctx.service.query_track, track_id)
+
+    def _query(self, path: str, fn, arg):
+        self.reference_path = str(path)
+        self.reference_title.setText(f"<b>{Path(path).stem}</b>")
+        self.reference_detail.setText(f"{path} — searching…")
+        self.results_model.set_matches([])
+        self.previews[RESULT] = None
+        self.result_view.clear("select a result")
+        if self.source == RESULT:
+            self.player.stop()
+        self.anchor_s = 0.0
+        self.request_preview(REFERENCE, str(path))
+        self._query_serial += 1
+        serial = self._query_serial  # a slow earlier query must not overwrite a newer one's results
+        self.query_worker = self.ctx.pool.run(
+            fn, arg, self.ctx.settings.result_count, name="query",
+            on_result=lambda r: self._results_arrived(r) if serial == self._query_serial else None,
+            on_error=lambda e: self._query_failed(path, e) if serial == self._query_serial else None)
+        return self.query_worker
+
+    def _results_arrived(self, result) -> None:
+        self.results_model.set_matches(result.matches)
+        self.reference_detail.setText(f"{self.reference_path} — {len(result.matches)} similar tracks "
+                                      f"(model {result.model_id})")
+        self.table.setFocus()
+        self.ctx.notify(f"found {len(result.matches)} tracks similar to {Path(self.reference_path).name}")
+
+    def _query_failed(self, path, err) -> None:
+        self.reference_detail.setText(f"{path} — search failed")
+        self.ctx.report_error(err, f"searching for tracks like {path}")
+
+    # --- previews (decode + spectrogram in a worker) --------------------------------------------
+    def request_preview(self, role: str, path: str):
+        self.wanted[role] = path
+        cached = self.cache.get(path)
+        if cached is not None:
+            self._preview_ready(role, cached)
+            return None
+        view = self.reference_view if role == REFERENCE else self.result_view
+        view.clear(f"loading {Path(path).name}…")
+        return self.ctx.pool.run(load_preview, path, name="preview",
+                                 on_result=lambda p, r=role: self._preview_arrived(r, p),
+                                 on_error=lambda e, r=role, q=path: self._preview_failed(r, q, e))
+
+    def _preview_arrived(self, role: str, preview: Preview) -> None:
+        self.cache.put(preview)
+        if self.wanted[role] == preview.path:
+            self._preview_ready(role, preview)
+
+    def _preview_failed(self, role: str, path: str, err) -> None:
+        if self.wanted[role] == path:
+            (self.reference_view if role == REFERENCE else self.result_view).clear("cannot load this file")
+        self.ctx.report_error(err, f"loading a preview of {path}")
+
+    def _preview_ready(self, role: str, preview: Preview) -> None:
+        self.previews[role] = preview
+        view = self.reference_view if role == REFERENCE else self.result_view
+        title = f"{role}: {Path(preview.path).name} ({format_duration(preview.duration_s)})"
+        view.show_spectrogram(preview.mel_db, preview.hop_s, preview.band_hz, title)
+        if role == REFERENCE and self.source != RESULT:
+            self._load_into_player(REFERENCE, 0.0, play=False)
+        elif role == RESULT and self.auto_box.isChecked() and self.player.available:
+            self._load_into_player(RESULT, self.anchor_s, play=True)
+
+    def _load_into_player(self, role: str, start_s: float, play: Optional[bool]) -> None:
+        preview = self.previews[role]
+        if preview is None:
+            return
+        self.source = role
+        self.player.load(preview.audio, preview.sample_rate, role, start_s=min(start_s, preview.duration_s), play=play)
+
+    # --- results selection, A/B, transport ------------------------------------------------------
+    def _current_result_changed(self, current, _previous) -> None:
+        if not current.isValid():
+            return
+        match = self.results_proxy.record(current.row())
+        self.request_preview(RESULT, match.path)
+
+    def select_result(self, row: int) -> None:
+        self.table.selectRow(row)
+        self.table.setCurrentIndex(self.results_proxy.index(row, 0))
+
+    def move_result(self, step: int) -> None:
+        count = self.results_proxy.rowCount()
+        if count:
+            row = self.table.currentIndex().row()
+            self.select_result(min(max(0, (row if row >= 0 else -1) + step), count - 1))
+
+    def play_pause(self) -> None:
+        if not self.player.available:
+            self.ctx.notify(self.player.reason, logging.WARNING)
+            return
+        if not self.player.has_audio:
+            self._load_into_player(REFERENCE if self.previews[REFERENCE] else RESULT, 0.0, play=False)
+        self.player.toggle()
+
+    def toggle_reference_result(self) -> None:
+        """A/B: swap what plays, keeping the position, so the two can be compared bar for bar."""
+        other = RESULT if self.source == REFERENCE else REFERENCE
+        if self.previews[other] is None:
+            return
+        position = self.player.position_s
+        if self.source == REFERENCE:
+            self.anchor_s = position
+        self._load_into_player(other, position, play=None)
+
+    def seek_in(self, role: str, seconds: float) -> None:
+        if role == REFERENCE:
+            self.anchor_s = seconds
+        if self.source == role:
+            self.player.seek(seconds)
+        else:
+            self._load_into_player(role, seconds, play=None)
+
+    def _position_changed(self, seconds: float) -> None:
+        if self.source == REFERENCE:
+            self.anchor_s = seconds
+        self.position_label.setText(format_duration(seconds))
+        self.reference_view.set_playhead(seconds if self.source == REFERENCE else None)
+        self.result_view.set_playhead(seconds if self.source == RESULT else None)
+
+    def _state_changed(self, state: str) -> None:
+        self.play_button.setText("Pause" if state == self.player.PLAYING else "Play")
+
+    def _loop_toggled(self, on: bool) -> None:
+        self.player.set_loop(on)
+        self.ctx.settings.loop = bool(on)
+
+    def _volume_changed(self, value: int) -> None:
+        self.player.set_volume(value / 100)
+        self.ctx.settings.volume = value / 100
+
+    # --- taking results out ---------------------------------------------------------------------
+    def selected_matches(self) -> list:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.results_proxy.record(r) for r in rows]
+
+    def copy_selected_paths(self) -> None:
+        matches = self.selected_matches() or self.results_model.rows
+        if matches:
+            actions.copy_paths([m.path for m in matches])
+            self.ctx.notify(f"copied {len(matches)} path(s)")
+
+    def reveal_selected(self) -> None:
+        matches = self.selected_matches()
+        if matches:
+            actions.reveal_in_folder(matches[0].path)
+
+    def choose_export_path(self) -> None:
+        if not self.results_model.rows:
+            self.ctx.notify("nothing to export yet: search first", logging.WARNING)
+            return
+        stem = Path(self.reference_path or "results").stem
+        start = str(Path(self.ctx.settings.last_open_dir or Path.home()) / f"similar-to-{stem}.m3u")
+        path, _ = QFileDialog.getSaveFileName(self, "Export results as M3U", start, "Playlists (*.m3u *.m3u8)")
+        if path:
+            self.export_m3u(path)
+
+    def export_m3u(self, path: str) -> Optional[Path]:
+        model = self.ctx.tracks_model
+        entries = []
+        for m in self.results_model.rows:
+            row = model.row_of(m.track_id)
+            duration = model.record(row).duration_s if row is not None else None
+            entries.append((m.path, display_title(m.title, m.path), m.artist, duration))
+        try:
+            out = actions.export_m3u(path, entries)
+        except Exception as err:  # noqa: BLE001 - reported, never a dialog
+            self.ctx.report_error(err, f"exporting the playlist to {path}")
+            return None
+        self.ctx.notify(f"exported {len(entries)} tracks to {out}")
+        return out
