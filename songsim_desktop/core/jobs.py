@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Optional
 
@@ -105,6 +106,12 @@ def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:
                          error=f"while decoding {prepared.path}: {CHANGED_WHILE_SCANNING}")
 
 
+def _worker_init() -> None:
+    """Ctrl-C in a terminal reaches the whole process group: only the main process may act on it
+    (it cancels cleanly and keeps committed work); a worker dying of it would fail its file."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
@@ -126,7 +133,7 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int,
     queue = list(reversed(paths))
     attempts: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
     in_flight: dict[cf.Future, str] = {}
     try:
         while queue or in_flight:
@@ -154,7 +161,7 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int,
                     queue.append(path)
                 in_flight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
