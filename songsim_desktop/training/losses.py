@@ -1,0 +1,33 @@
+"""The two losses of the method, one small class each (checked against hand computations in tests).
+
+Both take Euclidean distances between L2-normalised embeddings (so d is in [0, 2]) and a margin per
+example, which comes from the metadata: the less two tracks share, the larger the margin.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ContrastiveLoss(nn.Module):
+    """mean( y * d^2 + (1 - y) * max(0, m - d)^2 ).
+
+    y = 1 pulls a similar pair together; y = 0 pushes a dissimilar pair apart until it is at least
+    its margin m away, and then stops caring (no reward for pushing further).
+    """
+
+    def forward(self, distance: torch.Tensor, label: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+        label = label.to(distance.dtype)
+        margin = torch.as_tensor(margin, dtype=distance.dtype, device=distance.device)
+        pull = label * distance.pow(2)
+        push = (1 - label) * torch.clamp(margin - distance, min=0).pow(2)
+        return (pull + push).mean()
+
+
+class TripletLoss(nn.Module):
+    """mean( max(0, d(a, p) - d(a, n) + m) ): the positive must be closer than the negative by m."""
+
+    def forward(self, d_pos: torch.Tensor, d_neg: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+        margin = torch.as_tensor(margin, dtype=d_pos.dtype, device=d_pos.device)
+        return torch.clamp(d_pos - d_neg + margin, min=0).mean()
