@@ -13,14 +13,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from songsim_desktop.core.feature_cache import FeatureCache
+from songsim_desktop.core.library_records import (
+    TRACK_COLUMNS,
+    ACTIVE_MODEL_KEY,
+    TAG_SOURCES,
+    TRACK_STATES,
+    ModelRecord,
+    Root,
+    TrackIdentity,
+    TrackRecord,
+    as_f32,
+    chunks,
+    placeholders,
+    normalise_tag,
+    normalise_tags,
+    now_iso,
+)
 from songsim_desktop.core.library_schema import LIBRARY_MIGRATIONS, SqliteStore
 from songsim_desktop.errors import LibraryError
 
@@ -36,99 +50,6 @@ __all__ = [
     "normalise_tag",
     "normalise_tags",
 ]
-
-TRACK_STATES = ("pending", "ok", "error", "missing")
-TAG_SOURCES = ("user", "file", "folder")
-ACTIVE_MODEL_KEY = "active_model"
-# SQLite limits the number of ? in one statement (32766 today, 999 in old builds).
-_CHUNK = 500
-
-_TRACK_COLUMNS = (
-    "id, path, root_id, size, mtime_ns, duration_s, format, title, artist, album, genre, state, error, scanned_at"
-)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def normalise_tag(tag: str) -> str:
-    """' Dark   Techno ' -> 'dark techno': tags compare case- and spacing-insensitively."""
-    return " ".join(str(tag).split()).lower()
-
-
-def normalise_tags(tags: Iterable[str]) -> list[str]:
-    """Normalised, without empties and duplicates, in first-seen order."""
-    seen: dict[str, None] = {}
-    for tag in tags:
-        norm = normalise_tag(tag)
-        if norm:
-            seen.setdefault(norm, None)
-    return list(seen)
-
-
-@dataclass(frozen=True)
-class Root:
-    id: int
-    path: str
-    added_at: str
-
-
-@dataclass(frozen=True)
-class TrackIdentity:
-    """What a rescan compares to decide whether a file changed."""
-
-    id: int
-    size: int | None
-    mtime_ns: int | None
-    state: str
-
-
-@dataclass
-class TrackRecord:
-    id: int
-    path: str
-    root_id: int | None
-    size: int | None
-    mtime_ns: int | None
-    duration_s: float | None
-    format: str | None
-    title: str | None
-    artist: str | None
-    album: str | None
-    genre: str | None
-    state: str
-    error: str | None
-    scanned_at: str | None
-    tags: list[str] = field(default_factory=list)  # all sources, sorted, unique
-
-
-@dataclass
-class ModelRecord:
-    id: str
-    name: str
-    path: str
-    dim: int
-    parent_id: str | None = None
-    created_at: str = field(default_factory=now_iso)
-    metrics: dict = field(default_factory=dict)
-    builtin: bool = False
-
-
-def _chunks(items: Sequence, size: int = _CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _placeholders(n: int) -> str:
-    return ",".join("?" * n)
-
-
-def _as_f32(array, what: str, ndim: int) -> np.ndarray:
-    out = np.ascontiguousarray(array, dtype="<f4")
-    if out.ndim != ndim:
-        raise ValueError(f"{what} must have {ndim} dimension(s), got shape {out.shape}")
-    return out
 
 
 class Library(SqliteStore):
@@ -223,14 +144,14 @@ class Library(SqliteStore):
         """Tracks whose file vanished: kept (tags, vectors) but out of search; returns how many."""
         ids = [int(t) for t in track_ids]
         changed = 0
-        for part in _chunks(ids):
+        for part in chunks(ids):
             changed += conn.execute(
-                f"UPDATE tracks SET state = 'missing' WHERE id IN ({_placeholders(len(part))})", part
+                f"UPDATE tracks SET state = 'missing' WHERE id IN ({placeholders(len(part))})", part
             ).rowcount
         return changed
 
     def _records(self, conn: sqlite3.Connection, where: str = "", params: Sequence = ()) -> list[TrackRecord]:
-        rows = conn.execute(f"SELECT {_TRACK_COLUMNS} FROM tracks {where} ORDER BY id", params).fetchall()
+        rows = conn.execute(f"SELECT {TRACK_COLUMNS} FROM tracks {where} ORDER BY id", params).fetchall()
         records = [TrackRecord(*row) for row in rows]
         if records:
             by_id = {r.id: r for r in records}
@@ -249,7 +170,7 @@ class Library(SqliteStore):
             if states is None:
                 return self._records(conn)
             wanted = list(states)
-            return self._records(conn, f"WHERE tracks.state IN ({_placeholders(len(wanted))})", wanted)
+            return self._records(conn, f"WHERE tracks.state IN ({placeholders(len(wanted))})", wanted)
 
     def track(self, track_id: int) -> TrackRecord | None:
         with self.read() as conn:
@@ -279,8 +200,8 @@ class Library(SqliteStore):
         self, conn: sqlite3.Connection, track_id: int, model_id: str, vector, crop_vectors=None
     ) -> None:
         """Store a track's search vector (dim,) and its crop vectors (n, dim), float32."""
-        vec = _as_f32(vector, "a track vector", 1)
-        crops = None if crop_vectors is None else _as_f32(crop_vectors, "crop vectors", 2)
+        vec = as_f32(vector, "a track vector", 1)
+        crops = None if crop_vectors is None else as_f32(crop_vectors, "crop vectors", 2)
         if crops is not None and crops.shape[1] != vec.shape[0]:
             raise ValueError(f"crop vectors have dim {crops.shape[1]}, the track vector has {vec.shape[0]}")
         conn.execute(
@@ -303,7 +224,7 @@ class Library(SqliteStore):
         params: list = [model_id]
         if states is not None:
             wanted = list(states)
-            sql += f" AND t.state IN ({_placeholders(len(wanted))})"
+            sql += f" AND t.state IN ({placeholders(len(wanted))})"
             params += wanted
         with self.read() as conn:
             rows = conn.execute(sql + " ORDER BY v.track_id", params).fetchall()
@@ -337,7 +258,7 @@ class Library(SqliteStore):
         wanted = list(states)
         with self.read() as conn:
             rows = conn.execute(
-                f"SELECT id FROM tracks WHERE state IN ({_placeholders(len(wanted))}) AND NOT EXISTS"
+                f"SELECT id FROM tracks WHERE state IN ({placeholders(len(wanted))}) AND NOT EXISTS"
                 " (SELECT 1 FROM vectors v WHERE v.track_id = tracks.id AND v.model_id = ?) ORDER BY id",
                 [*wanted, model_id],
             )
@@ -348,25 +269,23 @@ class Library(SqliteStore):
         params: list = [model_id]
         if states is not None:
             wanted = list(states)
-            sql += f" AND t.state IN ({_placeholders(len(wanted))})"
+            sql += f" AND t.state IN ({placeholders(len(wanted))})"
             params += wanted
         with self.read() as conn:
             return conn.execute(sql, params).fetchone()[0]
 
     def vectors_fingerprint(self, model_id: str) -> str:
-        """Changes whenever what the model's search index must hold changes; cheap (no vector read).
+        """Changes whenever what the model's search index must hold changes; one indexed lookup.
 
-        Made of the model's change counter (bumped by triggers on every vector write/delete and
-        on every state change of a track that has a vector) and the count of searchable vectors.
+        Made of this database's random id (a recreated library never matches an old index file)
+        and the model's change counter, which triggers bump on every vector write or delete and on
+        every state change of a track that has a vector.  The counter only ever grows, even across
+        remove_model, so a fingerprint is never reused.
         """
         with self.read() as conn:
+            uid = conn.execute("SELECT value FROM meta WHERE key = 'library_uid'").fetchone()
             row = conn.execute("SELECT counter FROM vector_changes WHERE model_id = ?", (model_id,)).fetchone()
-            count = conn.execute(
-                "SELECT COUNT(*) FROM vectors v JOIN tracks t ON t.id = v.track_id"
-                " WHERE v.model_id = ? AND t.state = 'ok'",
-                (model_id,),
-            ).fetchone()[0]
-        return f"{model_id}:{row[0] if row else 0}:{count}"
+        return f"{uid[0] if uid else 'library'}:{model_id}:{row[0] if row else 0}"
 
     # -- tags --------------------------------------------------------------------------------
     @staticmethod
@@ -407,7 +326,7 @@ class Library(SqliteStore):
         params: list = []
         if states is not None:
             params = list(states)
-            sql += f" WHERE t.state IN ({_placeholders(len(params))})"
+            sql += f" WHERE t.state IN ({placeholders(len(params))})"
         out: dict[int, set[str]] = {}
         with self.read() as conn:
             for track_id, tag in conn.execute(sql, params):
@@ -420,7 +339,7 @@ class Library(SqliteStore):
         params: list = []
         if states is not None:
             params = list(states)
-            sql += f" WHERE t.state IN ({_placeholders(len(params))})"
+            sql += f" WHERE t.state IN ({placeholders(len(params))})"
         with self.read() as conn:
             return dict(conn.execute(sql + " GROUP BY g.tag ORDER BY n DESC, g.tag", params).fetchall())
 
@@ -473,7 +392,6 @@ class Library(SqliteStore):
             if row[0]:
                 raise LibraryError("the built-in model cannot be removed", path=model_id, action="removing the model")
             conn.execute("DELETE FROM vectors WHERE model_id = ?", (model_id,))
-            conn.execute("DELETE FROM vector_changes WHERE model_id = ?", (model_id,))
             conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
             if self._setting(conn, ACTIVE_MODEL_KEY) == model_id:
                 builtin = conn.execute("SELECT id FROM models WHERE builtin = 1 ORDER BY created_at LIMIT 1").fetchone()

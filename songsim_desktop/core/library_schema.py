@@ -9,6 +9,7 @@ and the action.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -276,6 +277,11 @@ def library_v1(conn: sqlite3.Connection) -> None:
         END;
         """
     )
+
+
+    # Identifies this database in index stamps: an index file left over from a deleted library
+    # must not match a new one whose change counters happen to be equal.
+    conn.execute("INSERT INTO meta(key, value) VALUES ('library_uid', ?)", (secrets.token_hex(8),))
 
 
 LIBRARY_MIGRATIONS: list[Migration] = [library_v1]

@@ -340,3 +340,25 @@ def test_damaged_feature_cache_is_set_aside_and_recreated(tmp_path):
     assert cache.has(1, "k")
     assert (tmp_path / "features.sqlite3.damaged").read_bytes().startswith(b"\x00garbage")
     cache.close()
+
+
+def test_fingerprints_are_never_reused(tmp_path):
+    def history(lib):
+        track = add_track(lib, lib.add_root(tmp_path), tmp_path / "a.wav")
+        lib.add_model(ModelRecord("m1", "tuned", "m1.onnx", 4))
+        with lib.transaction() as conn:
+            lib.put_vectors(conn, track, "m1", np.ones(4))
+
+    first = Library(tmp_path / "one.sqlite3")
+    history(first)
+    before_removal = first.vectors_fingerprint("m1")
+    first.remove_model("m1")
+    history(first)  # the same model registered and embedded again
+    assert first.vectors_fingerprint("m1") != before_removal
+    first.close()
+    # A library recreated from scratch with the same history must not match old index stamps.
+    (tmp_path / "one.sqlite3").rename(tmp_path / "old.sqlite3")
+    again = Library(tmp_path / "one.sqlite3")
+    history(again)
+    assert again.vectors_fingerprint("m1") != before_removal
+    again.close()

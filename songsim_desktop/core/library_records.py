@@ -1,0 +1,106 @@
+"""The records the library database hands out, and the small helpers its queries share.
+
+Kept apart from core/library.py only to keep each module readable; import them from
+``songsim_desktop.core.library``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+import numpy as np
+
+TRACK_STATES = ("pending", "ok", "error", "missing")
+TAG_SOURCES = ("user", "file", "folder")
+ACTIVE_MODEL_KEY = "active_model"
+# SQLite limits the number of ? in one statement (32766 today, 999 in old builds).
+CHUNK = 500
+
+TRACK_COLUMNS = (
+    "id, path, root_id, size, mtime_ns, duration_s, format, title, artist, album, genre, state, error, scanned_at"
+)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def normalise_tag(tag: str) -> str:
+    """' Dark   Techno ' -> 'dark techno': tags compare case- and spacing-insensitively."""
+    return " ".join(str(tag).split()).lower()
+
+
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    """Normalised, without empties and duplicates, in first-seen order."""
+    seen: dict[str, None] = {}
+    for tag in tags:
+        norm = normalise_tag(tag)
+        if norm:
+            seen.setdefault(norm, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class Root:
+    id: int
+    path: str
+    added_at: str
+
+
+@dataclass(frozen=True)
+class TrackIdentity:
+    """What a rescan compares to decide whether a file changed."""
+
+    id: int
+    size: int | None
+    mtime_ns: int | None
+    state: str
+
+
+@dataclass
+class TrackRecord:
+    id: int
+    path: str
+    root_id: int | None
+    size: int | None
+    mtime_ns: int | None
+    duration_s: float | None
+    format: str | None
+    title: str | None
+    artist: str | None
+    album: str | None
+    genre: str | None
+    state: str
+    error: str | None
+    scanned_at: str | None
+    tags: list[str] = field(default_factory=list)  # all sources, sorted, unique
+
+
+@dataclass
+class ModelRecord:
+    id: str
+    name: str
+    path: str
+    dim: int
+    parent_id: str | None = None
+    created_at: str = field(default_factory=now_iso)
+    metrics: dict = field(default_factory=dict)
+    builtin: bool = False
+
+
+def chunks(items: Sequence, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def as_f32(array, what: str, ndim: int) -> np.ndarray:
+    out = np.ascontiguousarray(array, dtype="<f4")
+    if out.ndim != ndim:
+        raise ValueError(f"{what} must have {ndim} dimension(s), got shape {out.shape}")
+    return out
