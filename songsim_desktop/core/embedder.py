@@ -58,13 +58,18 @@ def model_id_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()[:16]
 
 
-def _songsim_metadata(path: Path) -> dict:
-    """The ``songsim`` JSON from the model's metadata_props, read by onnxruntime (no onnx needed)."""
+def _session(path: Path, options: ort.SessionOptions | None = None) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ModelError("model file not found", path=path, action="loading model")
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for bad files
         raise ModelError(f"not a valid ONNX model ({type(exc).__name__})", path=path,
                          action="loading model") from None
+
+
+def _songsim_metadata(path: Path, session: ort.InferenceSession) -> dict:
+    """The ``songsim`` JSON from the model's metadata_props, read by onnxruntime (no onnx needed)."""
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if raw is None:
         raise ModelError(f"the model lacks the '{METADATA_KEY}' metadata (not a songsim model)",
@@ -83,9 +88,11 @@ def _songsim_metadata(path: Path) -> dict:
 def read_model_info(path: str | os.PathLike) -> ModelInfo:
     """Identity and contract of a model file; ModelError if missing, not ONNX or not songsim's."""
     p = Path(path)
-    if not p.is_file():
-        raise ModelError("model file not found", path=p, action="loading model")
-    meta = _songsim_metadata(p)
+    return _info_from(p, _session(p))
+
+
+def _info_from(p: Path, session: ort.InferenceSession) -> ModelInfo:
+    meta = _songsim_metadata(p, session)
     return ModelInfo(
         id=model_id_of(p),
         name=str(meta.get("name") or p.stem),
@@ -120,18 +127,14 @@ class Embedder:
     """One onnxruntime session over a songsim model; thread count fixed at construction."""
 
     def __init__(self, model_path: str | os.PathLike, threads: int | None = None):
-        self.info = read_model_info(model_path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(model_path), sess_options=options,
-                                                 providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"onnxruntime cannot load it ({exc})", path=model_path,
-                             action="loading model") from None
+        path = Path(model_path)
+        self._session = _session(path, options)
+        self.info = _info_from(path, self._session)
         names_in = [i.name for i in self._session.get_inputs()]
         names_out = [o.name for o in self._session.get_outputs()]
         if INPUT_NAME not in names_in or OUTPUT_NAME not in names_out:
