@@ -103,7 +103,11 @@ def _visit(entry: os.DirEntry, result: WalkResult, seen: set, pending: list[str]
                 seen.add(key)
                 pending.append(entry.path)
             return
-        if not is_supported(entry.name) or not entry.is_file(follow_symlinks=True):
+        if not is_supported(entry.name):
+            return
+        if not entry.is_file(follow_symlinks=True):
+            if entry.is_symlink() and not os.path.exists(entry.path):
+                result.errors.append((entry.path, f"while reading {entry.path}: broken symbolic link"))
             return
         st = entry.stat(follow_symlinks=True)
     except OSError as err:  # a dangling link, a file deleted under us, a permission problem
@@ -152,6 +156,7 @@ def plan_from(root: str, walked: WalkResult, known: Iterable[KnownTrack],
     needs_vectors = needs_vectors or set()
     result = ScanPlan(root=root, errors=list(walked.errors))
     seen = set()
+    errored = {p for p, _ in walked.errors}
     for found in walked.files:
         seen.add(found.path)
         old = known_by_path.get(found.path)
@@ -169,7 +174,7 @@ def plan_from(root: str, walked: WalkResult, known: Iterable[KnownTrack],
         if _under(path, walked.unreadable_dirs):
             continue
         # A file we could see but not stat (a dangling link) is reported, not declared vanished.
-        if any(path == p for p, _ in walked.errors):
+        if path in errored:
             continue
         result.vanished.append(path)
     return result
