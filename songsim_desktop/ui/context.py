@@ -35,6 +35,9 @@ class AppContext(QObject):
         self.player = player
         self.pool = pool or WorkerPool(self)
         self.tracks_model = TrackTableModel(self)
+        # Decode processes for scans; None = the core's default pool.  Tests use 0 (in-process), because
+        # spawning decoders costs seconds that a 6-track library does not repay.
+        self.scan_workers: Optional[int] = None
         self._refresh_worker: Optional[Worker] = None
         self._refresh_again = False
 

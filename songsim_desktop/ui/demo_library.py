@@ -26,16 +26,22 @@ def demo_folder() -> Path:
     return paths.data_dir() / DEMO_FOLDER_NAME
 
 
-def demo_library_job(folder: Optional[Path] = None, per_family: int = 3, seconds: float = 16.0,
-                     cancel: Optional[CancelToken] = None) -> Generator[Progress, None, Path]:
-    """Write the demo tracks (skipping those already there) and return the folder."""
-    folder = Path(folder) if folder is not None else demo_folder()
+def demo_plan(folder: Path, per_family: int = 3) -> list[tuple[Path, synth.Family, int]]:
+    """(path, family, seed) of every demo track: mixed formats, one sub-folder per family."""
     suffixes = (".wav", ".flac", ".mp3")
     plan = []
     for fi, family in enumerate(DEMO_FAMILIES):
         for i in range(per_family):
             name = f"{family.name}-{i + 1:02d}{suffixes[(fi + i) % len(suffixes)]}"
             plan.append((folder / family.name / name, family, 1000 * fi + i))
+    return plan
+
+
+def demo_library_job(folder: Optional[Path] = None, per_family: int = 3, seconds: float = 16.0,
+                     cancel: Optional[CancelToken] = None) -> Generator[Progress, None, Path]:
+    """Write the demo tracks (skipping those already there) and return the folder."""
+    folder = Path(folder) if folder is not None else demo_folder()
+    plan = demo_plan(folder, per_family)
     meter = RateMeter()
     yield meter.progress("demo", 0, len(plan), f"writing demo tracks into {folder}")
     for done, (path, family, seed) in enumerate(plan, start=1):

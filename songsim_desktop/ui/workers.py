@@ -49,6 +49,7 @@ class Worker(QRunnable):
         self.signals = WorkerSignals()
         self.is_running = False
         self.is_done = False
+        self.delivered = False  # set on the GUI thread once `finished` (the last signal) was handled
         if _accepts_cancel(fn):
             self.kwargs.setdefault("cancel", self.token)
 
@@ -140,13 +141,23 @@ class WorkerPool(QObject):
             if slot is not None:
                 signal.connect(slot)
         self._workers.add(worker)
-        worker.signals.finished.connect(lambda w=worker: self._workers.discard(w))
+        # Connected last, so it runs after every handler above: "delivered" means the GUI has seen it all.
+        worker.signals.finished.connect(lambda w=worker: self._delivered(w))
         self.pool.start(worker)
         return worker
 
     def run(self, fn: Callable, *args, name: str = "", **handlers_and_kwargs) -> Worker:
         handlers = {k: handlers_and_kwargs.pop(k) for k in list(handlers_and_kwargs) if k.startswith("on_")}
         return self.start(Worker(fn, *args, name=name, **handlers_and_kwargs), **handlers)
+
+    def _delivered(self, worker: Worker) -> None:
+        worker.delivered = True
+        self._workers.discard(worker)
+
+    @property
+    def idle(self) -> bool:
+        """No worker running, and every signal of the finished ones handled on the GUI thread."""
+        return not self._workers
 
     @property
     def active(self) -> list[Worker]:
