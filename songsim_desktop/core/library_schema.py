@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -34,7 +35,9 @@ class SqliteStore:
         self.path = Path(path)
         self._migrations = list(migrations)
         self._local = threading.local()
-        self._all_connections: list[sqlite3.Connection] = []
+        # Weak: when a thread ends, its thread-local holder is dropped and closes its connection
+        # (Qt's pool retires idle threads, so a long session would otherwise pile them up).
+        self._holders: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         self._closed = False
         try:
@@ -53,11 +56,11 @@ class SqliteStore:
         return len(self._migrations)
 
     # -- connections -------------------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self) -> "_ThreadConnection":
         if self._closed:
             raise LibraryError("it is closed", path=self.path, action=f"using the {self.kind}")
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+        holder = getattr(self._local, "holder", None)
+        if holder is None:
             # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves.
             # check_same_thread=False only so close() may close every thread's connection.
             conn = sqlite3.connect(
@@ -72,22 +75,25 @@ class SqliteStore:
             except sqlite3.Error:
                 conn.close()
                 raise
-            self._local.conn = conn
-            self._local.depth = 0
+            holder = _ThreadConnection(conn)
+            self._local.holder = holder
             with self._connections_lock:
-                self._all_connections.append(conn)
-        return conn
+                self._holders.add(holder)
+        return holder
+
+    @property
+    def open_connections(self) -> int:
+        """Connections currently open (one per thread that used the store and still runs)."""
+        return len(self._holders)
 
     def close(self) -> None:
         """Close every thread's connection; later use raises LibraryError."""
         self._closed = True
         with self._connections_lock:
-            conns, self._all_connections = self._all_connections, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+            holders = list(self._holders)
+            self._holders.clear()
+        for holder in holders:
+            holder.close()
 
     def __enter__(self):
         return self
@@ -114,19 +120,20 @@ class SqliteStore:
 
     @contextmanager
     def _begin(self, begin_sql: str, verb: str) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        if self._local.depth > 0:  # join the transaction already open on this thread
-            self._local.depth += 1
+        holder = self._connection()
+        conn = holder.conn
+        if holder.depth > 0:  # join the transaction already open on this thread
+            holder.depth += 1
             try:
                 yield conn
             finally:
-                self._local.depth -= 1
+                holder.depth -= 1
             return
         try:
             conn.execute(begin_sql)
         except sqlite3.Error as exc:
             raise LibraryError(_describe(exc), path=self.path, action=f"{verb} the {self.kind}") from exc
-        self._local.depth = 1
+        holder.depth = 1
         try:
             yield conn
         except sqlite3.Error as exc:
@@ -142,7 +149,7 @@ class SqliteStore:
                 self._rollback(conn)
                 raise LibraryError(_describe(exc), path=self.path, action=f"{verb} the {self.kind}") from exc
         finally:
-            self._local.depth = 0
+            holder.depth = 0
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
@@ -178,6 +185,25 @@ class SqliteStore:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (str(version + 1),),
                 )
+
+
+class _ThreadConnection:
+    """One thread's connection and its transaction depth; closes the connection when dropped."""
+
+    __slots__ = ("conn", "depth", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.depth = 0
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _read_version(conn: sqlite3.Connection) -> int:

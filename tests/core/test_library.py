@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 
@@ -112,14 +113,17 @@ def test_sqlite_errors_inside_a_transaction_become_library_errors(lib):
 def test_each_thread_gets_its_own_connection_and_all_writes_land(lib, tmp_path):
     root = lib.add_root(tmp_path)
     seen_connections, failures = set(), []
+    all_written = threading.Barrier(4)
 
     def writer(n):
         try:
             for i in range(20):
                 with lib.transaction() as conn:
-                    seen_connections.add(id(conn))
                     lib.upsert_track(conn, path=str(tmp_path / f"t{n}-{i}.wav"), root_id=root)
                 lib.tracks()  # reads interleave with the other threads' writes
+            all_written.wait(timeout=60)  # all four alive at once: their connections coexist
+            with lib.read() as conn:
+                seen_connections.add(id(conn))
         except Exception as exc:  # pragma: no cover - reported below
             failures.append(exc)
 
@@ -131,6 +135,8 @@ def test_each_thread_gets_its_own_connection_and_all_writes_land(lib, tmp_path):
     assert failures == []
     assert len(seen_connections) == 4
     assert len(lib.tracks()) == 80
+    gc.collect()
+    assert lib.open_connections == 1  # the finished threads' connections were closed; ours stays
 
 
 # -- roots and tracks -----------------------------------------------------------------------------
