@@ -1,0 +1,222 @@
+"""SongsimService end to end: scan a synthesised library, query it, keep it in step with the disk."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from songsim_desktop.core import synth
+from songsim_desktop.core.progress import drive
+from songsim_desktop.core.reports import similarity_percent
+from songsim_desktop.core.service import SongsimService
+from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
+
+from .test_jobs import copy_model_with_new_id
+
+# Tonal families: two tracks of one family differ in melody, key and tempo, so an excerpt has one
+# right answer.  (Two noise drones are near-identical by design; they would test nothing here.)
+FAMILIES = [synth.Family("sine", "straight"), synth.Family("saw", "swing"),
+            synth.Family("pluck", "sparse"), synth.Family("bell", "straight")]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A scanned library of 4 families x 2 tracks of 16 s (shared: tests here only read it)."""
+    base = tmp_path_factory.mktemp("svc")
+    made = synth.write_library(base / "music", FAMILIES, 2, 16.0, suffixes=(".wav", ".flac"))
+    svc = SongsimService(base / "data")
+    report = drive(svc.scan_job(base / "music", workers=0))
+    assert (report.added, report.failed) == (len(made), [])
+    yield svc, made, base
+    svc.close()
+
+
+def excerpt(src: Path, out: Path, start_s: float, seconds: float) -> Path:
+    audio, sr = sf.read(str(src), dtype="float32")
+    sf.write(str(out), audio[int(start_s * sr): int((start_s + seconds) * sr)], sr)
+    return out
+
+
+def test_a_10_second_excerpt_finds_its_track_first(library, tmp_path):
+    svc, made, _ = library
+    for src in list(made)[::3]:  # three tracks of three families
+        result = svc.query_file(excerpt(src, tmp_path / f"cut-{src.stem}.wav", 3.0, 10.0), k=3)
+        assert result.model_id == svc.active_model_id()
+        assert Path(result.matches[0].path) == src.resolve(), [m.path for m in result.matches]
+
+
+def test_the_reference_is_never_its_own_match(library):
+    svc, made, _ = library
+    rows = {Path(r.path): r for r in svc.tracks()}
+    src = next(iter(made))
+    by_file = svc.query_file(src, k=len(made))
+    assert len(by_file.matches) == len(made) - 1
+    assert rows[src.resolve()].id not in [m.track_id for m in by_file.matches]
+    by_track = svc.query_track(rows[src.resolve()].id, k=len(made))
+    assert [m.track_id for m in by_track.matches] == [m.track_id for m in by_file.matches]
+    distances = [m.distance for m in by_track.matches]
+    assert distances == sorted(distances) and 0.0 <= distances[0] <= 2.0
+    for m in by_track.matches:
+        assert m.similarity == pytest.approx(100 * (1 - m.distance / 2))
+    # its sibling of the same family is the nearest
+    assert made[Path(by_track.matches[0].path)] == made[src]
+
+
+def test_a_library_track_is_queried_by_its_stored_vector_without_decoding(library, monkeypatch):
+    svc, made, _ = library
+    monkeypatch.setattr(type(svc.embedder()), "embed_file", lambda *a: pytest.fail("decoded the reference"))
+    src = list(made)[1]
+    assert svc.query_file(src, k=2).matches
+
+
+def test_the_same_file_through_a_symlink_is_still_excluded(library, tmp_path):
+    svc, made, _ = library
+    src = list(made)[2]
+    link = tmp_path / "link.wav"
+    os.symlink(src, link)
+    assert src.resolve() not in [Path(m.path) for m in svc.query_file(link, k=len(made)).matches]
+
+
+def test_similarity_is_readable_and_clamped():
+    assert (similarity_percent(0.0), similarity_percent(1.0), similarity_percent(2.0)) == (100.0, 50.0, 0.0)
+    assert similarity_percent(2.5) == 0.0 and similarity_percent(-0.1) == 100.0
+
+
+def test_status_tracks_and_export(library, tmp_path):
+    svc, made, base = library
+    status = svc.status()
+    assert status["counts"]["ok"] == len(made) and status["vectors"] == len(made)
+    assert status["roots"] == [str((base / "music").resolve())] == svc.roots()
+    assert status["model_id"] == svc.active_model().id and status["errors"] == []
+    row = svc.tracks()[0]
+    assert svc.track(row.id) == row and row.state == "ok" and row.format
+    with pytest.raises(LibraryError):
+        svc.track(99999)
+    count = svc.export_vectors(tmp_path / "v.npz")
+    data = np.load(tmp_path / "v.npz")
+    assert count == len(made) and data["vectors"].shape == (len(made), svc.active_model().dim)
+    assert sorted(data["paths"].tolist()) == sorted(str(p.resolve()) for p in made)
+    assert str(data["model_id"]) == svc.active_model_id()
+    np.testing.assert_allclose(np.linalg.norm(data["vectors"], axis=1), 1.0, atol=1e-5)
+
+
+def test_the_default_model_is_registered_builtin_and_active(library):
+    svc, _, _ = library
+    (default,) = [m for m in svc.models() if m.builtin]
+    assert default.active and default.id == svc.active_model().id == svc.default_model_id
+    with pytest.raises(ModelError):
+        svc.set_active_model("0123456789abcdef")
+
+
+def test_a_missing_folder_is_refused_before_any_work(tmp_path):
+    svc = SongsimService()
+    with pytest.raises(SongsimError, match="not a folder"):
+        svc.scan_job(tmp_path / "nope")
+    assert svc.roots() == [] and svc.data_dir == Path(os.environ["SONGSIM_DATA_DIR"])
+    svc.close()
+
+
+@pytest.fixture
+def small(tmp_path):
+    made = synth.write_library(tmp_path / "music", FAMILIES[:2], 2, 7.0, suffixes=(".wav",))
+    svc = SongsimService()
+    drive(svc.scan_job(tmp_path / "music", workers=0))
+    yield svc, made, tmp_path / "music"
+    svc.close()
+
+
+def test_incremental_rescan_updates_the_index(small):
+    svc, made, folder = small
+    paths = sorted(made)
+    changed, gone, kept = paths[0], paths[1], paths[2]
+    ids = {Path(r.path): r.id for r in svc.tracks()}
+    before = svc.library.vector(ids[changed.resolve()], svc.active_model_id())
+    synth.write_track(changed, made[changed], 7.0, seed=777)
+    os.utime(changed, ns=(1, 10**18))  # a different mtime even on a coarse clock
+    gone.unlink()
+    added = synth.write_track(folder / "new" / "new.wav", FAMILIES[2], 7.0, seed=5)
+
+    report = drive(svc.scan_job(folder, workers=0))
+    assert (report.added, report.updated, report.unchanged, report.missing) == (1, 1, 2, 1)
+    after = svc.library.vector(ids[changed.resolve()], svc.active_model_id())
+    assert not np.allclose(before, after)
+    assert svc.track(ids[gone.resolve()]).state == "missing"
+    result = svc.query_track(ids[kept.resolve()], k=10)
+    assert ids[gone.resolve()] not in [m.track_id for m in result.matches]
+    assert str(added.resolve()) in [m.path for m in result.matches]
+    assert len(svc.index()) == 4 == svc.library.state_counts()["ok"]
+    # the file comes back: it is found again
+    synth.write_track(gone, made[gone], 7.0, seed=1)
+    report = drive(svc.scan_job(None, workers=0))  # None: every known root
+    assert report.updated == 1 and svc.track(ids[gone.resolve()]).state == "ok"
+
+
+def test_index_survives_a_restart_and_follows_outside_changes(small):
+    svc, made, folder = small
+    model_id = svc.active_model_id()
+    idx = svc.index()
+    assert idx.path.is_file() and idx.fingerprint == svc.library.vectors_fingerprint(model_id)
+    other = SongsimService(svc.data_dir)  # e.g. the CLI while the GUI is open
+    tid = other.tracks()[0].id
+    other.remove_root(folder)
+    other.close()
+    assert svc.tracks() == []
+    with pytest.raises(LibraryError):
+        svc.query_track(tid, k=5)
+    assert len(svc.index()) == 0
+
+
+def test_tags_and_folder_tags(small):
+    svc, made, folder = small
+    ids = [r.id for r in svc.tracks()]
+    svc.add_tags(ids[:2], ["Dark", " ambient "])
+    svc.add_tags(ids[2:3], ["dark"])
+    assert svc.tag_counts() == {"dark": 3, "ambient": 2}
+    svc.remove_tags(ids[:1], ["dark"])
+    assert svc.track_tags()[ids[0]] == {"ambient"}
+    assert svc.import_folder_tags() == len(made)
+    by_path = {Path(r.path): set(r.tags) for r in svc.tracks()}
+    for path, family in made.items():
+        assert family.name in by_path[path.resolve()]
+    new = synth.write_track(folder / "extra-folder" / "x.wav", FAMILIES[0], 7.0, seed=9)
+    drive(svc.scan_job(folder, workers=0))  # later scans keep tagging by folder
+    assert "extra-folder" in next(r.tags for r in svc.tracks() if r.path == str(new.resolve()))
+
+
+def test_switching_models_and_reembedding(small, tmp_path):
+    svc, made, _ = small
+    record = svc.register_model(copy_model_with_new_id(tmp_path, "mine"))
+    assert not record.builtin and not record.active
+    svc.set_active_model(record.id)
+    assert svc.active_model().id == record.id and svc.index().model_id == record.id
+    assert len(svc.index()) == 0  # nothing embedded with it yet
+    report = drive(svc.reembed_job())
+    assert (report.embedded, report.from_cache, report.decoded) == (len(made), len(made), 0)
+    result = svc.query_track(svc.tracks()[0].id, k=2)
+    assert result.model_id == record.id and len(result.matches) == 2
+
+
+def test_train_job_says_training_is_unavailable_without_torch(small, monkeypatch):
+    svc, _, _ = small
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(TrainingUnavailable, match="pip install"):
+        svc.train_job(object())
+
+
+def test_remove_root_forgets_its_tracks_and_cached_features(small):
+    svc, made, folder = small
+    ids = [r.id for r in svc.tracks()]
+    key = svc.active_model().frontend.key()
+    assert all(svc.features.has(i, key) for i in ids)
+    svc.remove_root(folder)
+    assert svc.tracks() == [] and svc.roots() == []
+    assert not any(svc.features.has(i, key) for i in ids)
+    assert shutil.disk_usage(folder)  # the music itself is untouched
+    assert all(p.is_file() for p in made)
