@@ -54,11 +54,15 @@ class SpectrogramView(QWidget):
         self.clear(title or "no audio")
         self.setToolTip("Mel spectrogram. Click to seek.")
 
+    def _fresh_axes(self) -> None:
+        # A new figure layout each time: removing a colorbar from a cleared axes is fragile in matplotlib.
+        self.figure.clear()
+        self.axes = self.figure.add_subplot(111)
+        self.colorbar = None
+        self._background = None
+
     def clear(self, message: str = "") -> None:
-        self.axes.clear()
-        if self.colorbar is not None:
-            self.colorbar.remove()
-            self.colorbar = None
+        self._fresh_axes()
         self.image = None
         self.playhead = None
         self.duration_s = 0.0
@@ -69,10 +73,7 @@ class SpectrogramView(QWidget):
 
     def show_spectrogram(self, mel_db: np.ndarray, hop_s: float, band_hz: np.ndarray, title: str = "") -> None:
         """Draw (n_mels, n_frames) dB values; x in seconds, y in mel bands labelled in Hz."""
-        self.axes.clear()
-        if self.colorbar is not None:
-            self.colorbar.remove()
-            self.colorbar = None
+        self._fresh_axes()
         n_mels, frames = mel_db.shape
         self.duration_s = frames * hop_s
         top = float(np.max(mel_db)) if mel_db.size else 0.0

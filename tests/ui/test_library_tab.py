@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from songsim_desktop import paths
 from songsim_desktop.ui import demo_library, library_tab
-from tests.ui.conftest import wait_for_worker, wait_idle
+from ui.conftest import wait_for_worker, wait_idle
 
 
 def make_folder(music_folder, tmp_path, broken=True):
