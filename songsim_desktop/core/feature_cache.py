@@ -16,7 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
-from songsim_desktop.core.library_schema import FEATURES_MIGRATIONS, SqliteStore
+from songsim_desktop.core.library_schema import FEATURES_MIGRATIONS, SqliteStore, is_damaged_file_error
 from songsim_desktop.errors import LibraryError
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,17 @@ class FeatureCache(SqliteStore):
         try:
             super().__init__(path, FEATURES_MIGRATIONS)
         except LibraryError as exc:
-            if "newer songsim" in str(exc) or not Path(path).exists():
-                raise
+            if not is_damaged_file_error(exc):
+                raise  # a permission problem or a newer schema: moving the file aside would not help
             # A cache is disposable: keep the damaged file for inspection, start an empty one.
             damaged = Path(f"{path}.damaged")
             log.warning("%s; moving it to %s and starting an empty cache", exc, damaged)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            os.replace(path, damaged)
+            try:
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                os.replace(path, damaged)
+            except OSError:
+                raise exc from None
             super().__init__(path, FEATURES_MIGRATIONS)
 
     def put(self, track_id: int, frontend_key: str, array) -> None:

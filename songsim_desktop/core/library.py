@@ -20,9 +20,9 @@ import numpy as np
 
 from songsim_desktop.core.feature_cache import FeatureCache
 from songsim_desktop.core.library_records import (
-    TRACK_COLUMNS,
     ACTIVE_MODEL_KEY,
     TAG_SOURCES,
+    TRACK_COLUMNS,
     TRACK_STATES,
     ModelRecord,
     Root,
@@ -30,10 +30,10 @@ from songsim_desktop.core.library_records import (
     TrackRecord,
     as_f32,
     chunks,
-    placeholders,
     normalise_tag,
     normalise_tags,
     now_iso,
+    placeholders,
 )
 from songsim_desktop.core.library_schema import LIBRARY_MIGRATIONS, SqliteStore
 from songsim_desktop.errors import LibraryError
@@ -49,6 +49,7 @@ __all__ = [
     "TrackRecord",
     "normalise_tag",
     "normalise_tags",
+    "now_iso",
 ]
 
 

@@ -218,9 +218,19 @@ def _read_version(conn: sqlite3.Connection) -> int:
         raise LibraryError(f"its schema version {row[0]!r} is not a number", action="reading the schema version")
 
 
+def _is_damage(exc: BaseException | None) -> bool:
+    text = str(exc)
+    return isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text)
+
+
+def is_damaged_file_error(exc: LibraryError) -> bool:
+    """True when opening failed because the file's content is broken (not e.g. a permission)."""
+    return _is_damage(exc.__cause__)
+
+
 def _describe(exc: sqlite3.Error) -> str:
     text = str(exc) or type(exc).__name__
-    if "not a database" in text or "malformed" in text:
+    if _is_damage(exc):
         return f"the file is damaged or is not a songsim database ({text})"
     return text
 

@@ -368,3 +368,15 @@ def test_fingerprints_are_never_reused(tmp_path):
     history(again)
     assert again.vectors_fingerprint("m1") != before_removal
     again.close()
+
+
+def test_feature_cache_from_a_newer_songsim_is_not_thrown_away(tmp_path):
+    path = tmp_path / "features.sqlite3"
+    FeatureCache(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    raw.commit()
+    raw.close()
+    with pytest.raises(LibraryError, match="while opening the features cache .*schema version 9"):
+        FeatureCache(path)
+    assert not (tmp_path / "features.sqlite3.damaged").exists()
