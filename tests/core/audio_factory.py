@@ -26,10 +26,15 @@ def write_audio(path: Path, audio: np.ndarray, sr: int, subtype: str | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".m4a", ".mp4", ".aac"):
         return write_m4a(path, audio, sr)
+    audio = np.asarray(audio, dtype=np.float32)
+    kwargs = {"subtype": subtype}
     if path.suffix.lower() == ".opus":  # libsndfile knows Opus only as a subtype of OGG
-        sf.write(str(path), audio, sr, format="OGG", subtype="OPUS")
-    else:
-        sf.write(str(path), audio, sr, subtype=subtype)
+        kwargs = {"format": "OGG", "subtype": "OPUS"}
+    channels = 1 if audio.ndim == 1 else audio.shape[1]
+    # In blocks: libsndfile 1.2.2 segfaults writing more than ~2.6 M samples of Ogg in one call.
+    with sf.SoundFile(str(path), "w", sr, channels, **kwargs) as out:
+        for i in range(0, len(audio), 1 << 18):
+            out.write(audio[i: i + (1 << 18)])
     return path
 
 
