@@ -40,6 +40,9 @@ class TrainConfig:
     channels: tuple = (24, 48, 96, 192)
     # Optional cap on optimiser steps per epoch (None = one pass over the sampled pairs).
     max_steps_per_epoch: Optional[int] = None
+    # CPU threads for torch during training (None = torch's default).  On a shared or small
+    # machine one thread avoids oversubscription, which is several times slower than one core.
+    threads: Optional[int] = None
     name: str = "fine-tuned"
 
     def validate(self) -> "TrainConfig":
