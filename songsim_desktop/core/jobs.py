@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Optional
 
@@ -107,9 +109,23 @@ def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:
 
 
 def _worker_init() -> None:
-    """Ctrl-C in a terminal reaches the whole process group: only the main process may act on it
-    (it cancels cleanly and keeps committed work); a worker dying of it would fail its file."""
+    """Set up a decode worker process.
+
+    Ctrl-C in a terminal reaches the whole process group: only the main process may act on it (it
+    cancels cleanly and keeps committed work); a worker dying of it would fail its file.  And if
+    the main process is killed outright (SIGKILL, a crash), nothing tells a pool worker: it would
+    wait on its task queue forever, so a thread watches the parent and ends the worker with it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="songsim-parent-watch").start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def default_workers() -> int:
