@@ -40,13 +40,18 @@ def application(argv: Optional[list[str]] = None) -> QApplication:
     return app
 
 
-def build_window(service: Any, settings: Optional[Settings] = None, output=None) -> MainWindow:
-    """The whole GUI on ``service``; ``output`` None = the real sound output (or its reason why not)."""
+def build_window(service: Any, settings: Optional[Settings] = None, output=None,
+                 catch_exceptions: bool = True) -> MainWindow:
+    """The whole GUI on ``service``; ``output`` None = the real sound output (or its reason why not).
+
+    Tests pass ``catch_exceptions=False`` so that pytest-qt, not the log panel, sees a failing slot.
+    """
     settings = settings if settings is not None else Settings()
     player = Player(output)
     ctx = AppContext(service, settings, player)
     window = MainWindow(ctx)
-    install_exception_hook(ctx)
+    if catch_exceptions:
+        install_exception_hook(ctx)
     # First data, fetched by workers: the window shows at once and fills in.
     ctx.refresh_tracks()
     window.library_tab.refresh_folders()

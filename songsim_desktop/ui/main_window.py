@@ -171,8 +171,9 @@ class MainWindow(QMainWindow):
 
     # --- layout persistence ---------------------------------------------------------------------
     def restore_layout(self, settings: Settings) -> None:
+        self.geometry_restored = False
         if settings.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
+            self.geometry_restored = self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         for name, splitter in self._splitters().items():
             state = settings.splitter_states.get(name)
             if state:

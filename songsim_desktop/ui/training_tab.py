@@ -55,6 +55,7 @@ class TrainingTab(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.train_worker: Optional[Worker] = None
+        self.last_report = None  # the latest TrainReport
         self.reembed_worker: Optional[Worker] = None
         self.losses: list[float] = []
         self.val_before: Optional[float] = None
@@ -300,6 +301,7 @@ class TrainingTab(QWidget):
         self.val_label.setText(f"validation mAP: before {fmt(self.val_before)} → after {fmt(self.val_after)}")
 
     def _train_done(self, report) -> None:
+        self.last_report = report
         metrics = dict(getattr(report, "metrics", {}) or {})
         self.val_before = _first(metrics, VAL_BEFORE_KEYS) if _first(metrics, VAL_BEFORE_KEYS) is not None \
             else self.val_before

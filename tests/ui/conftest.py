@@ -59,7 +59,8 @@ def make_window(qtbot):
     made = []
 
     def make(service, output=None, settings=None):
-        window = build_window(service, settings, output if output is not None else FakeOutput())
+        output = output if output is not None else FakeOutput()
+        window = build_window(service, settings, output, catch_exceptions=False)
         window.ctx.scan_workers = 0
         qtbot.addWidget(window)
         made.append(window)

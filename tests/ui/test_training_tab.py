@@ -75,14 +75,12 @@ def test_tiny_fine_tune_makes_and_activates_a_new_model(qtbot, scanned_service, 
         scanned_service.add_tags(ids, [family.timbre], source="user")
     default_id = scanned_service.active_model_id()
     tab.epochs_spin.setValue(1)
-    results, errors = [], []
     worker = tab.start_training()
-    worker.signals.result.connect(results.append)
-    worker.signals.error.connect(errors.append)
     assert not tab.start_button.isEnabled() and tab.cancel_button.isEnabled()
     wait_for_worker(qtbot, worker, timeout=240000)
-    assert errors == [] and len(results) == 1
-    report = results[0]
+    assert not window.status_label.text().startswith("error"), window.status_label.text()
+    report = tab.last_report
+    assert report is not None and not report.cancelled
     wait_idle(qtbot, window)
     assert tab.start_button.isEnabled() and not tab.cancel_button.isEnabled()
     assert report.model_id and report.model_id != default_id
