@@ -1,7 +1,7 @@
 """Audio input: probe a file, read the model's crops, load a stretch for playback or display.
 
 Decoding goes through libsndfile (``soundfile``) first and PyAV (FFmpeg) for what libsndfile cannot
-open (m4a/AAC/ALAC, WMA...).  Both are wrapped as a :class:`_Source` that reads a window of frames
+open (m4a/AAC/ALAC, WMA...).  Both are wrapped as a :class:`~songsim_desktop.core.audio_sources.Source` that reads a window of frames
 at the file's own rate; soxr resamples each window to the model rate.  ``read_crops`` reads only the
 ``cfg.n_crops`` windows it needs, so memory stays bounded on a 2-hour file.
 

@@ -180,10 +180,12 @@ class AvSource(_Closing):
         position = None
         for frame in self._container.decode(s):
             data = _frame_to_float(frame)
-            if frame.pts is not None and frame.time_base:
-                position = int(round(float((frame.pts - origin) * frame.time_base) * self.sample_rate))
-            elif position is None:
-                position = 0
+            if position is None:
+                # Timestamps place the first frame after the seek; from there samples are counted,
+                # since containers with coarse time bases (ASF: 1 ms) would jitter every frame.
+                # From the very start no timestamp is needed (WMA's first one includes its delay).
+                known = start > 0 and frame.pts is not None and frame.time_base
+                position = int(round(float((frame.pts - origin) * frame.time_base) * self.sample_rate)) if known else 0
             end = position + len(data)
             if end > start:
                 if position < start:

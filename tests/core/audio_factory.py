@@ -21,10 +21,10 @@ def sine(seconds: float, sr: int, freq: float = 1000.0, amplitude: float = 0.5) 
 
 
 def write_audio(path: Path, audio: np.ndarray, sr: int, subtype: str | None = None) -> Path:
-    """Any format soundfile writes (by suffix); m4a/mp4/aac go through PyAV's AAC encoder."""
+    """Any format soundfile writes (by suffix); .m4a/.mp4/.aac/.wma go through PyAV's encoders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() in (".m4a", ".mp4", ".aac"):
+    if path.suffix.lower() in _PYAV_FORMATS:
         return write_m4a(path, audio, sr)
     audio = np.asarray(audio, dtype=np.float32)
     kwargs = {"subtype": subtype}
@@ -45,14 +45,23 @@ def write_sine(path: Path, seconds: float = 3.0, sr: int = 22050, freq: float = 
     return write_audio(path, audio, sr)
 
 
-def write_m4a(path: Path, audio: np.ndarray, sr: int, codec: str = "aac") -> Path:
-    """AAC (or ALAC) in an MP4 container, encoded with PyAV: a file libsndfile cannot open."""
+_PYAV_FORMATS = {".m4a": ("mp4", "aac"), ".mp4": ("mp4", "aac"), ".aac": ("adts", "aac"),
+                 ".wma": ("asf", "wmav2")}
+
+
+def write_m4a(path: Path, audio: np.ndarray, sr: int, codec: str | None = None) -> Path:
+    """Encode with PyAV (files libsndfile cannot open): AAC or ALAC in MP4 (.m4a/.mp4), raw ADTS
+    AAC (.aac), WMA v2 in ASF (.wma).  The container follows the suffix."""
+    container_format, default_codec = _PYAV_FORMATS[Path(path).suffix.lower()]
+    codec = codec or default_codec
     audio = np.asarray(audio, dtype=np.float32)
     planar = audio[None, :] if audio.ndim == 1 else np.ascontiguousarray(audio.T)
     layout = "mono" if planar.shape[0] == 1 else "stereo"
-    with av.open(str(path), "w", format="mp4" if path.suffix.lower() != ".aac" else "adts") as out:
+    with av.open(str(path), "w", format=container_format) as out:
         stream = out.add_stream(codec, rate=sr)
         stream.layout = layout
+        if codec == "wmav2":
+            stream.bit_rate = 128_000  # the WMA encoder will not open without one
         if codec == "alac":
             planar = (np.clip(planar, -1, 1) * 32767).astype(np.int16)
             frame = av.AudioFrame.from_ndarray(planar, format="s16p", layout=layout)

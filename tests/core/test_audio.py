@@ -37,9 +37,10 @@ def test_each_soundfile_format_gives_duration_rate_and_crops(tmp_path, suffix):
     assert 0.3 < np.abs(crops).max() < 0.7
 
 
-@pytest.mark.parametrize("codec", ["aac", "alac"])
-def test_m4a_goes_through_pyav_and_decodes(tmp_path, codec):
-    path = write_m4a(tmp_path / f"tone-{codec}.m4a", sine(3.0, 44100, 1000.0), 44100, codec=codec)
+@pytest.mark.parametrize("name,codec", [("tone.m4a", "aac"), ("tone.m4a", "alac"), ("tone.aac", None),
+                                        ("tone.wma", None)])
+def test_formats_libsndfile_rejects_go_through_pyav_and_decode(tmp_path, name, codec):
+    path = write_m4a(tmp_path / name, sine(3.0, 44100, 1000.0), 44100, codec=codec)
     with pytest.raises(sf.LibsndfileError):
         sf.info(str(path))  # the premise: libsndfile cannot open it
     with audio_sources.open_source(path) as src:
