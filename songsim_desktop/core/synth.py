@@ -14,6 +14,7 @@ import soundfile as sf
 
 TIMBRES = ("sine", "saw", "square", "bell", "pluck", "noise")
 RHYTHMS = ("straight", "swing", "sparse", "drone")
+WRITE_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,10 @@ def write_track(path: Path, family: Family, seconds: float, sr: int = 22050, see
     if channels == 2:
         audio = np.stack([audio, audio * 0.9], axis=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), audio, sr)
+    # In blocks: libsndfile's Vorbis encoder crashes on one write of more than ~2.6 M samples.
+    with sf.SoundFile(str(path), "w", sr, channels) as out:
+        for start in range(0, len(audio), WRITE_BLOCK):
+            out.write(audio[start: start + WRITE_BLOCK])
     return path
 
 
