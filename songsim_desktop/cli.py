@@ -167,11 +167,16 @@ def _error(message: str) -> None:
 def _run(job, cancel):
     from songsim_desktop.core.progress import drive
 
+    from songsim_desktop.errors import Cancelled
+
     printer = ProgressPrinter(sys.stderr)
     try:
-        return drive(job, printer, cancel)
+        result = drive(job, printer, cancel)
     finally:
         printer.finish()
+    if getattr(result, "cancelled", False):  # stopped between two yields: still a cancel for the user
+        raise Cancelled()
+    return result
 
 
 def cmd_index(service, args, cancel) -> int:
