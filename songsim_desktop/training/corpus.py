@@ -106,7 +106,9 @@ def prepare_corpus(corpus_dir: str | os.PathLike, cfg: FrontEndConfig, cache_dir
             on_track(i, len(tracks), track.relpath)
         name = _cache_name(track, cfg)
         entry = index.get(track.relpath)
-        if entry is None or (entry.get("file") and not (cache / name).exists()):
+        stale = entry is not None and not entry.get("error") and entry["duration_s"] >= min_seconds \
+            and not (entry.get("file") and (cache / name).exists())  # lost, or once too short
+        if entry is None or stale:
             entry = _decode_one(track, cfg, cache / name, min_seconds)
             index[track.relpath] = entry
             tmp = index_path.with_suffix(".tmp")

@@ -1,0 +1,105 @@
+"""The pretraining entry point on a tiny synthesised corpus: split, cache, train, export, load."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from songsim_desktop.core import synth
+from songsim_desktop.core.embedder import Embedder
+from songsim_desktop.core.features import FrontEndConfig
+from songsim_desktop.training.corpus import (
+    descriptive_tags,
+    prepare_corpus,
+    read_manifest,
+    split_heldout,
+    spread_crops,
+)
+
+SECONDS = 7.0
+
+
+def write_corpus(root: Path) -> Path:
+    """A fetch.sh-shaped corpus: one package with 3 collections (training), one with 6 tracks in a
+    single collection (held out by the rule), one jingle that is too short, and a .deb name."""
+    rows = []
+    layout = [("synth-data", "drones", synth.Family("sine", "drone"), 3),
+              ("synth-data", "beats", synth.Family("noise", "straight"), 3),
+              ("synth-data", "plucks", synth.Family("pluck", "swing"), 3),
+              ("held-data", "held", synth.Family("saw", "sparse"), 6)]
+    for package, collection, family, count in layout:
+        for i in range(count):
+            rel = f"{package}/usr/share/music/{collection}/{i:02d}.ogg"
+            synth.write_track(root / rel, family, SECONDS, seed=len(rows))
+            rows.append((rel, collection, package))
+    jingle = "synth-data/usr/share/music/jingle.wav"
+    synth.write_track(root / jingle, synth.Family("bell", "sparse"), 1.5, seed=99)
+    rows.append((jingle, "drones", "synth-data"))
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "collection", "package"])
+        writer.writerows(rows)
+    (root / "debs").mkdir()
+    (root / "debs" / "synth-data_2%3a1.2-3_all.deb").write_bytes(b"")
+    return root
+
+
+def test_pretrain_entry_point_writes_a_model_the_app_loads(tmp_path, capsys):
+    from songsim_desktop.training.pretrain import main
+
+    corpus = write_corpus(tmp_path / "corpus")
+    out = tmp_path / "models"
+    rc = main(["--corpus", str(corpus), "--out", str(out), "--cache", str(tmp_path / "cache"),
+               "--epochs", "1", "--max-steps", "2", "--crops", "4", "--min-seconds", "3", "--threads", "1"])
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    model = out / "songsim-default.onnx"
+    assert printed["path"] == str(model)
+    assert (out / "songsim-default.pt").is_file() and (out / "songsim-default.json").is_file()
+
+    embedder = Embedder(model, threads=1)
+    meta = embedder.info.training
+    assert embedder.info.id == printed["id"]
+    assert meta["heldout_collections"] == ["held"]  # whole single-collection package held out
+    assert meta["train_tracks"] == 9  # the jingle is dropped as too short
+    assert meta["packages"]["synth-data"] == "2:1.2-3"
+    assert meta["config"]["epochs"] == 1 and len(meta["history"]) == 1
+    vector = embedder.embed_file(corpus / "held-data/usr/share/music/held/00.ogg").vector
+    assert vector.shape == (embedder.info.dim,)
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_corpus_is_decoded_once_and_cached(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    cfg = FrontEndConfig()
+    prepared, skipped = prepare_corpus(corpus, cfg, tmp_path / "cache", min_seconds=3)
+    assert len(prepared) == 15 and [why for _, why in skipped] == ["shorter than 3 s"]
+    spec = np.asarray(prepared[0].logmel())
+    assert spec.dtype == np.float16 and spec.shape[0] == cfg.n_mels
+    for t in prepared:  # a second run must not decode: make the audio unreadable and compare
+        t.track.path.write_bytes(b"not audio any more")
+    again, _ = prepare_corpus(corpus, cfg, tmp_path / "cache", min_seconds=3)
+    np.testing.assert_array_equal(np.asarray(again[0].logmel()), spec)
+    train, heldout = split_heldout(again)
+    assert {t.track.collection for t in heldout} == {"held"} and len(train) == 9
+    assert len(read_manifest(corpus)) == 16
+
+
+def test_spread_crops_cover_the_track_and_tile_short_ones():
+    spec = np.arange(10 * 1000, dtype=np.float32).reshape(10, 1000) % 1000
+    crops = spread_crops(spec, 100, 5)
+    assert crops.shape == (5, 1, 10, 100) and crops.dtype == np.float16
+    assert [int(c[0, 0, 0]) for c in crops] == [50, 250, 450, 650, 850]  # centred on 5 segments
+    short = spread_crops(spec[:, :30], 100, 2)
+    assert short.shape == (2, 1, 10, 100) and float(short[0, 0, 0, 30]) == 0.0  # tiled
+
+
+def test_descriptive_tags_are_tertiles_of_each_measure():
+    tags = descriptive_tags([{"tempo": float(v), "brightness": float(-v)} for v in range(9)])
+    assert [t for t in tags[0] if t.startswith("tempo")] == ["tempo:low"]
+    assert "tempo:mid" in tags[4] and "tempo:high" in tags[8]
+    assert "brightness:high" in tags[0] and "brightness:low" in tags[8]
