@@ -132,49 +132,58 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
-def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int,
-                    cancel: CancelToken) -> Iterator[PreparedTrack]:
+def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel: CancelToken,
+                    work: Callable[[str, FrontEndConfig], PreparedTrack] = prepare_track,
+                    ) -> Iterator[PreparedTrack]:
     """PreparedTracks for ``paths`` (in completion order); ``workers=0`` works in this process.
 
     At most ``2 * workers`` files are in flight, so memory stays bounded however big the library.
-    A worker that dies (a decoder crash) breaks the pool: it is rebuilt and the files that were in
-    flight are retried once; a file that breaks it twice gets an error.
+    A worker that dies (a decoder crashing on a malicious file) breaks the whole pool: it is
+    rebuilt, and the files that were in flight are retried one at a time, so only the file that
+    crashes on its own is reported -- never its innocent neighbours.
     """
     if workers <= 0:
         for path in paths:
             if cancel.cancelled:
                 return
-            yield prepare_track(path, cfg)
+            yield work(path, cfg)
         return
     queue = list(reversed(paths))
-    attempts: dict[str, int] = {}
+    suspects: list[str] = []  # were in flight when the pool broke: retried alone
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
-    in_flight: dict[cf.Future, str] = {}
+    in_flight: dict[cf.Future, tuple[str, bool]] = {}  # future -> (path, ran alone)
     try:
-        while queue or in_flight:
-            while queue and len(in_flight) < 2 * workers and not cancel.cancelled:
-                path = queue.pop()
-                attempts[path] = attempts.get(path, 0) + 1
-                in_flight[pool.submit(prepare_track, path, cfg)] = path
+        while queue or suspects or in_flight:
+            if not cancel.cancelled:
+                if suspects and not in_flight:
+                    path = suspects.pop()
+                    in_flight[pool.submit(work, path, cfg)] = (path, True)
+                while not suspects and queue and len(in_flight) < 2 * workers:
+                    path = queue.pop()
+                    in_flight[pool.submit(work, path, cfg)] = (path, False)
             if cancel.cancelled or not in_flight:
                 return
             finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
             broken = False
             for future in finished:
-                path = in_flight.pop(future)
+                path, alone = in_flight.pop(future)
                 try:
-                    yield future.result()
+                    result = future.result()
                 except cf.process.BrokenProcessPool:
                     broken = True
-                    if attempts[path] >= 2:
-                        yield PreparedTrack(path, None, None, None, error=(
-                            f"while decoding {path}: the decoder crashed on this file"))
+                    if alone:
+                        yield PreparedTrack(path, None, None, None,
+                                            error=f"while decoding {path}: the decoder crashed on this file")
                     else:
-                        queue.append(path)
+                        suspects.append(path)
+                    continue
+                except Exception as err:  # noqa: BLE001 - e.g. a result that failed to pickle
+                    result = PreparedTrack(path, None, None, None,
+                                           error=f"while decoding {path}: {type(err).__name__}: {err}")
+                yield result
             if broken:
-                for future, path in in_flight.items():
-                    queue.append(path)
+                suspects.extend(path for path, _alone in in_flight.values())
                 in_flight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)

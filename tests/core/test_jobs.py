@@ -214,3 +214,22 @@ def test_reembed_stopped_midway_resumes_where_it_stopped(scanned, embedder, tmp_
     assert lib.vector_count(other.info.id) == 2
     report = drive(jobs.reembed_job(lib, cache, other))
     assert (report.embedded, report.skipped) == (len(music) - 2, 2)
+
+
+def crash_on_poison(path: str, cfg) -> "jobs.PreparedTrack":
+    """Runs in a spawned worker: dies like a decoder segfault on files named 'poison'."""
+    import os as _os
+
+    if "poison" in _os.path.basename(path):
+        _os._exit(11)
+    return jobs.prepare_track(path, cfg)
+
+
+def test_a_decoder_crash_fails_only_the_file_that_crashes(music, embedder, tmp_path):
+    poison = synth.write_track(tmp_path / "music" / "poison.wav", FAMILIES[0], 6.5)
+    paths = sorted(str(p) for p in music) + [str(poison)]
+    out = list(jobs.prepared_stream(paths, embedder.info.frontend, 1, CancelToken(), work=crash_on_poison))
+    by_path = {p.path: p for p in out}
+    assert sorted(by_path) == sorted(paths) and len(out) == len(paths)
+    assert by_path[str(poison)].error == f"while decoding {poison}: the decoder crashed on this file"
+    assert all(by_path[p].error is None for p in paths if p != str(poison))
