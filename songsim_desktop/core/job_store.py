@@ -38,6 +38,16 @@ def mark_missing(library, paths: list[str]) -> list[int]:
     return ids
 
 
+def restore(library, paths: list[str]) -> list[int]:
+    """Missing tracks that came back unchanged: ok again, with the vectors and tags they kept."""
+    if not paths:
+        return []
+    ids = list(track_ids(library, set(paths)).values())
+    with library.transaction() as conn:
+        conn.executemany("UPDATE tracks SET state = 'ok' WHERE id = ? AND state = 'missing'", [(i,) for i in ids])
+    return ids
+
+
 def file_tags(tags: dict) -> set[str]:
     """Tags (source 'file') from a file's genre, mood and grouping fields, lower-cased."""
     out: set[str] = set()

@@ -133,7 +133,7 @@ def default_workers() -> int:
 
 
 def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel: CancelToken,
-                    work: Callable[[str, FrontEndConfig], PreparedTrack] = prepare_track,
+                    work: Optional[Callable[[str, FrontEndConfig], PreparedTrack]] = None,
                     ) -> Iterator[PreparedTrack]:
     """PreparedTracks for ``paths`` (in completion order); ``workers=0`` works in this process.
 
@@ -142,6 +142,7 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
     rebuilt, and the files that were in flight are retried one at a time, so only the file that
     crashes on its own is reported -- never its innocent neighbours.
     """
+    work = work or prepare_track  # looked up now, so a test can stand in for the decoder
     if workers <= 0:
         for path in paths:
             if cancel.cancelled:
@@ -230,6 +231,8 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     report = ScanReport(unchanged=len(todo.unchanged), missing=len(todo.vanished))
     report.failed.extend(todo.errors)
     notify(store.mark_missing(library, todo.vanished))
+    notify(store.restore(library, [f.path for f in todo.restored]))
+    report.updated += len(todo.restored)
     known = {f.path for f in todo.changed}
     total = len(todo.to_process)
     meter = RateMeter()

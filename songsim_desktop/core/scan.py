@@ -132,6 +132,8 @@ class ScanPlan:
     new: list[FoundFile] = field(default_factory=list)
     changed: list[FoundFile] = field(default_factory=list)
     unchanged: list[FoundFile] = field(default_factory=list)
+    # Missing tracks back with the same identity and a vector (a remounted drive): no work to redo.
+    restored: list[FoundFile] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # folders/files the walk could not read
 
@@ -148,8 +150,8 @@ def plan_from(root: str, walked: WalkResult, known: Iterable[KnownTrack],
               needs_vectors: Optional[set[str]] = None) -> ScanPlan:
     """Compare a walk with what the library knows.
 
-    ``needs_vectors``: paths of tracks that are ok but lack a vector for the active model; they are
-    re-processed like changed files.  Tracks under a folder that could not be listed are neither
+    ``needs_vectors``: paths of tracks (ok or missing) that lack a vector for the active model; they
+    are re-processed like changed files.  Tracks under a folder that could not be listed are neither
     rescanned nor marked vanished: an unreadable folder says nothing about whether they still exist.
     """
     known_by_path = {k.path: k for k in known}
@@ -162,10 +164,12 @@ def plan_from(root: str, walked: WalkResult, known: Iterable[KnownTrack],
         old = known_by_path.get(found.path)
         if old is None:
             result.new.append(found)
-        elif (old.size, old.mtime_ns) != (found.size, found.mtime_ns) or old.state in ("pending", "missing"):
+        elif (old.size, old.mtime_ns) != (found.size, found.mtime_ns) or old.state == "pending":
             result.changed.append(found)
-        elif old.state == "ok" and found.path in needs_vectors:
+        elif old.state in ("ok", "missing") and found.path in needs_vectors:
             result.changed.append(found)
+        elif old.state == "missing":
+            result.restored.append(found)
         else:  # ok, or an error that would only fail again until the file changes
             result.unchanged.append(found)
     for path, old in known_by_path.items():
@@ -189,7 +193,7 @@ def known_tracks(library, root: str) -> list[KnownTrack]:
 
 
 def paths_without_vectors(library, root: str, model_id: str) -> set[str]:
-    """Ok tracks under ``root`` with no vector for ``model_id`` (the active model changed)."""
+    """Ok or missing tracks under ``root`` with no vector for ``model_id`` (the model changed)."""
     prefix = root.rstrip(os.sep) + os.sep
     with library.read() as conn:
         rows = conn.execute(

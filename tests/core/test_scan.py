@@ -120,17 +120,20 @@ def test_plan_sorts_new_changed_unchanged_vanished():
              KnownTrack("/r/gone.wav", 1, 1, "ok"), KnownTrack("/r/gone-before.wav", 1, 1, "missing")]
     p = plan_from("/r", walked, known)
     assert [f.path for f in p.new] == ["/r/new.wav"]
-    assert sorted(f.path for f in p.changed) == ["/r/back.wav", "/r/edited.wav"]
+    assert [f.path for f in p.changed] == ["/r/edited.wav"]
+    assert [f.path for f in p.restored] == ["/r/back.wav"]  # back unchanged: nothing to redo
     # An error is not retried until the file changes: it would only fail again.
     assert sorted(f.path for f in p.unchanged) == ["/r/bad.wav", "/r/same.wav"]
     assert p.vanished == ["/r/gone.wav"]
 
 
-def test_plan_reprocesses_ok_tracks_lacking_a_vector_for_the_model():
-    walked = scan.WalkResult(files=[F("/r/a.wav"), F("/r/b.wav")])
-    known = [KnownTrack("/r/a.wav", 1, 1, "ok"), KnownTrack("/r/b.wav", 1, 1, "ok")]
-    p = plan_from("/r", walked, known, needs_vectors={"/r/b.wav"})
-    assert [f.path for f in p.changed] == ["/r/b.wav"] and [f.path for f in p.unchanged] == ["/r/a.wav"]
+def test_plan_reprocesses_tracks_lacking_a_vector_for_the_model():
+    walked = scan.WalkResult(files=[F("/r/a.wav"), F("/r/b.wav"), F("/r/c.wav")])
+    known = [KnownTrack("/r/a.wav", 1, 1, "ok"), KnownTrack("/r/b.wav", 1, 1, "ok"),
+             KnownTrack("/r/c.wav", 1, 1, "missing")]
+    p = plan_from("/r", walked, known, needs_vectors={"/r/b.wav", "/r/c.wav"})
+    assert [f.path for f in p.changed] == ["/r/b.wav", "/r/c.wav"] and [f.path for f in p.unchanged] == ["/r/a.wav"]
+    assert p.restored == []
 
 
 def test_tracks_under_an_unreadable_folder_are_not_declared_vanished():

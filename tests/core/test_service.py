@@ -157,6 +157,22 @@ def test_incremental_rescan_updates_the_index(small):
     assert report.updated == 1 and svc.track(ids[gone.resolve()]).state == "ok"
 
 
+def test_a_folder_that_vanishes_and_comes_back_is_restored_without_decoding(small, tmp_path, monkeypatch):
+    svc, made, folder = small
+    ids = {r.id: r.scanned_at for r in svc.library.tracks()}
+    folder.rename(tmp_path / "unplugged")
+    folder.mkdir()  # an empty mount point
+    report = drive(svc.scan_job(folder, workers=0))
+    assert report.missing == len(made) and len(svc.index()) == 0
+    folder.rmdir()
+    (tmp_path / "unplugged").rename(folder)
+    monkeypatch.setattr("songsim_desktop.core.jobs.prepare_track", lambda *a: pytest.fail("decoded again"))
+    report = drive(svc.scan_job(folder, workers=0))
+    assert (report.updated, report.added, report.missing) == (len(made), 0, 0)
+    assert {r.id: r.scanned_at for r in svc.library.tracks() if r.state == "ok"} == ids
+    assert len(svc.query_track(next(iter(ids)), k=10).matches) == len(made) - 1
+
+
 def test_index_survives_a_restart_and_follows_outside_changes(small):
     svc, made, folder = small
     model_id = svc.active_model_id()
