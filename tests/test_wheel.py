@@ -44,7 +44,8 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
 
 def test_the_default_model_ships_inside_the_package(wheel):
     names = set(wheel.namelist())
-    for name in ("songsim-default.onnx", "songsim-default.json", "MODEL_CARD.md"):
+    # The .pt holds the weights that fine-tuning (the [train] extra) continues from.
+    for name in ("songsim-default.onnx", "songsim-default.json", "songsim-default.pt", "MODEL_CARD.md"):
         assert f"songsim_desktop/models/{name}" in names, f"{name} is missing from the wheel"
     # Byte for byte: the model id is the sha256 of the file, so a changed copy would be another model.
     shipped = wheel.read("songsim_desktop/models/songsim-default.onnx")
