@@ -140,13 +140,13 @@ class SongsimService:
             idx = self._index
             if idx is None or idx.model_id != model_id:
                 return  # built lazily, from the library, at the next query
-            for tid in set(touched):
-                track = self.library.track(tid)
-                vector = self.library.vector(tid, model_id) if track and track.state == "ok" else None
-                if vector is None:
-                    idx.remove([tid])
-                else:
-                    idx.add([tid], vector[None, :])
+            touched = set(touched)
+            if not touched:
+                return
+            ids, matrix = self.library.vectors(model_id)  # searchable (ok) tracks only; one query
+            keep = np.isin(ids, list(touched))
+            idx.remove(touched - {int(i) for i in ids[keep]})
+            idx.add(ids[keep], matrix[keep])
             idx.save(self.library.vectors_fingerprint(model_id))
 
     # --- long jobs ----------------------------------------------------------------------------------

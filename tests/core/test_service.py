@@ -137,6 +137,7 @@ def test_incremental_rescan_updates_the_index(small):
     changed, gone, kept = paths[0], paths[1], paths[2]
     ids = {Path(r.path): r.id for r in svc.tracks()}
     before = svc.library.vector(ids[changed.resolve()], svc.active_model_id())
+    index = svc.index()
     synth.write_track(changed, made[changed], 7.0, seed=777)
     os.utime(changed, ns=(1, 10**18))  # a different mtime even on a coarse clock
     gone.unlink()
@@ -150,7 +151,10 @@ def test_incremental_rescan_updates_the_index(small):
     result = svc.query_track(ids[kept.resolve()], k=10)
     assert ids[gone.resolve()] not in [m.track_id for m in result.matches]
     assert str(added.resolve()) in [m.path for m in result.matches]
-    assert len(svc.index()) == 4 == svc.library.state_counts()["ok"]
+    # the index was updated in place (not rebuilt) and holds exactly the ok tracks
+    assert svc.index() is index
+    assert sorted(index.ids().tolist()) == sorted(r.id for r in svc.tracks() if r.state == "ok")
+    assert len(index) == 4 and index.fingerprint == svc.library.vectors_fingerprint(svc.active_model_id())
     # the file comes back: it is found again
     synth.write_track(gone, made[gone], 7.0, seed=1)
     report = drive(svc.scan_job(None, workers=0))  # None: every known root
