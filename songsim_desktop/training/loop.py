@@ -26,6 +26,9 @@ from songsim_desktop.training.model import Branch, BranchConfig, SiameseNet, bui
 
 MIN_TAGGED_TRACKS = 6
 EVAL_BATCH = 64
+# Validation embeds at most this many crops per track, spread evenly: what the app does (n_crops=8),
+# and it keeps validation cheap when a corpus caches dozens of crops per track for training.
+VAL_CROPS = 8
 
 
 @dataclass
@@ -194,7 +197,9 @@ def _train(inputs, tags, config: TrainConfig, cancel: CancelToken,
     sampler = PairSampler(jaccard_similarity([tags[t] for t in train_ids]), config.neighbours,
                           config.n_positives, config.n_negatives, seed=config.seed)
     picker = CropPicker([data[t] for t in train_ids])
-    all_inputs, all_tags = [data[t] for t in ids], [tags[t] for t in ids]
+    all_inputs = [x[np.unique(np.linspace(0, len(x) - 1, VAL_CROPS).round().astype(int))] for x in
+                  (data[t] for t in ids)]
+    all_tags = [tags[t] for t in ids]
     val_rows = [ids.index(t) for t in val_ids]
 
     def validate() -> float:

@@ -15,7 +15,7 @@ FAMILIES = [synth.Family("sine", "straight"), synth.Family("saw", "swing"), synt
 
 def test_songsim_train_fine_tunes_activates_and_reembeds(tmp_path, capsys, one_torch_thread):
     music = tmp_path / "music"
-    made = synth.write_library(music, FAMILIES, per_family=3, seconds=7.0)
+    made = synth.write_library(music, FAMILIES, per_family=2, seconds=7.0)
     assert cli.main(["index", str(music), "--workers", "0"]) == 0
     with SongsimService() as svc:
         default_id = svc.active_model_id()
