@@ -41,6 +41,8 @@ class Settings:
     result_count: int = 25
     train_epochs: int = 5
     train_loss: str = "contrastive"
+    train_folder_tags: bool = True  # learn from folder-name tags as well as the user's own
+    train_file_tags: bool = True  # ... and from file-metadata tags
     last_open_dir: str = ""
 
     def __post_init__(self) -> None:

@@ -21,7 +21,8 @@ def test_round_trip_keeps_every_field(isolated_data_dir):
     original = Settings(
         folders=["/music/ä", "/other"], window_geometry="AdnQywAD", splitter_states={"search": "AAAA/w=="},
         current_tab=2, active_model="0123456789abcdef", volume=0.35, auto_preview=False, loop=True,
-        result_count=40, train_epochs=3, train_loss="triplet", last_open_dir="/tmp",
+        result_count=40, train_epochs=3, train_loss="triplet", train_folder_tags=False, train_file_tags=False,
+        last_open_dir="/tmp",
     )
     path = settings_mod.save(original)
     # Settings live in the config dir that SONGSIM_DATA_DIR isolates, never in the real home.

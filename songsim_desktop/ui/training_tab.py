@@ -12,9 +12,10 @@ from typing import Optional
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
     QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
 )
 
@@ -154,8 +155,22 @@ class TrainingTab(QWidget):
         self.loss_combo.setCurrentText(self.ctx.settings.train_loss)
         self.loss_combo.setToolTip("Contrastive: pairs with a tag-derived margin. Triplet: anchor/positive/negative")
         self.loss_combo.currentTextChanged.connect(lambda t: setattr(self.ctx.settings, "train_loss", t))
+        self.folder_tags_box = QCheckBox("folder-name tags")
+        self.folder_tags_box.setToolTip("Learn from tags imported from folder names too")
+        self.folder_tags_box.setChecked(self.ctx.settings.train_folder_tags)
+        self.folder_tags_box.toggled.connect(lambda on: setattr(self.ctx.settings, "train_folder_tags", bool(on)))
+        self.file_tags_box = QCheckBox("file-metadata tags")
+        self.file_tags_box.setToolTip("Learn from tags imported from file metadata (genre) too")
+        self.file_tags_box.setChecked(self.ctx.settings.train_file_tags)
+        self.file_tags_box.toggled.connect(lambda on: setattr(self.ctx.settings, "train_file_tags", bool(on)))
+        sources = QHBoxLayout()
+        sources.addWidget(QLabel("your tags +"))
+        sources.addWidget(self.folder_tags_box)
+        sources.addWidget(self.file_tags_box)
+        sources.addStretch(1)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Loss", self.loss_combo)
+        form.addRow("Learn from", sources)
         layout.addLayout(form)
         row = QHBoxLayout()
         self.start_button = QPushButton("Start fine-tuning")
@@ -180,6 +195,7 @@ class TrainingTab(QWidget):
         self.loss_axes = self.loss_figure.add_subplot(111)
         self.loss_line, = self.loss_axes.plot([], [], color="#2a7ab0")
         self.loss_axes.set_xlabel("step")
+        self.loss_axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.loss_axes.set_ylabel("loss")
         layout.addWidget(self.loss_canvas, 1)
         return box
@@ -251,7 +267,9 @@ class TrainingTab(QWidget):
     def start_training(self) -> Optional[Worker]:
         if self.train_worker is not None and not self.train_worker.is_done:
             return self.train_worker
-        config = training.TrainConfig(epochs=self.epochs_spin.value(), loss=self.loss_combo.currentText())
+        config = training.TrainConfig(epochs=self.epochs_spin.value(), loss=self.loss_combo.currentText(),
+                                      use_folder_tags=self.folder_tags_box.isChecked(),
+                                      use_file_tags=self.file_tags_box.isChecked())
         self.losses, self.val_before, self.val_after = [], None, None
         self._draw_losses()
         self.val_label.setText("validation mAP: measuring…")
