@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         ctx.findSimilarRequested.connect(lambda *_: self.tabs.setCurrentWidget(self.search_tab))
         ctx.queryFileRequested.connect(lambda *_: self.tabs.setCurrentWidget(self.search_tab))
         if not ctx.player.available:
-            self.show_message(ctx.player.reason, logging.WARNING)
+            ctx.notify(ctx.player.reason, logging.WARNING)
         self.restore_layout(ctx.settings)
 
     # --- building -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ class SoundDeviceOutput:
         try:
             import sounddevice as sd  # raises OSError when the PortAudio library is missing
         except OSError as err:
-            self.reason = f"audition disabled: PortAudio library not found ({err}); {PORTAUDIO_HINT}"
+            self.reason = f"audition disabled: {err or 'PortAudio library not found'}; {PORTAUDIO_HINT}"
             return
         except ImportError as err:
             self.reason = f"audition disabled: sounddevice is not installed ({err}); pip install sounddevice"

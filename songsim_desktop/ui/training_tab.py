@@ -347,6 +347,7 @@ class TrainingTab(QWidget):
     def _show_models(self, records) -> None:
         self.models_list.clear()
         self.model_records = list(records)
+        self._apply_saved_model_once()
         for rec in self.model_records:
             mark = "●" if rec.active else "  "
             kind = "default" if rec.builtin else (rec.created_at or "")[:16]
@@ -355,6 +356,18 @@ class TrainingTab(QWidget):
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, rec.id)
             self.models_list.addItem(item)
+
+    def _apply_saved_model_once(self) -> None:
+        """At start-up: the settings' model wins if the library still has it; else remember the library's."""
+        if getattr(self, "_saved_model_applied", False):
+            return
+        self._saved_model_applied = True
+        active = next((r.id for r in self.model_records if r.active), None)
+        wanted = self.ctx.settings.active_model
+        if wanted and wanted != active and any(r.id == wanted for r in self.model_records):
+            self.activate_model(wanted)
+        elif active:
+            self.ctx.settings.active_model = active
 
     def activate_selected_model(self) -> Optional[Worker]:
         item = self.models_list.currentItem()
