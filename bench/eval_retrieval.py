@@ -23,7 +23,9 @@ Chance: P@k and excerpt rate in closed form, mAP averaged over 2000 random ranki
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -39,9 +41,10 @@ from songsim_desktop.core import audio  # noqa: E402
 from songsim_desktop.core.baseline import Standardiser, mfcc_statistics  # noqa: E402
 from songsim_desktop.core.embedder import Embedder  # noqa: E402
 from songsim_desktop.core.features import FrontEndConfig, logmel  # noqa: E402
-from songsim_desktop.training.corpus import prepare_corpus, split_heldout  # noqa: E402
+from songsim_desktop.training.corpus import default_cache_dir, prepare_corpus, split_heldout  # noqa: E402
 
 EXCERPT_SECONDS = 20.0
+EXCERPT_RECIPE = "lowpass 3-8 kHz, white noise 15-30 dB SNR, gain -12..0 dB, MP3 (libsndfile default VBR)"
 
 
 # --- metrics -------------------------------------------------------------------------------------
@@ -151,6 +154,27 @@ def untrained_twin(model_path: Path, folder: Path, seed: int) -> Path | None:
     return out
 
 
+def _decoded_inputs(heldout, cfg: FrontEndConfig, folder: Path, seed: int, cache_dir: Path | None):
+    """What every method needs from the audio: the app's crops of each track and of each degraded
+    excerpt, and the baseline's excerpt statistics.  Kept in the corpus cache (keyed by tracks,
+    seed and front end) so that scoring another model does not decode and encode again."""
+    key = hashlib.sha256(json.dumps([[t.track.relpath for t in heldout], seed, cfg.key(),
+                                     EXCERPT_SECONDS, EXCERPT_RECIPE]).encode()).hexdigest()[:16]
+    cached = (cache_dir or default_cache_dir()) / f"eval-inputs-{key}.npz"
+    if cached.exists():
+        with np.load(cached) as data:
+            return list(data["tracks"]), list(data["excerpts"]), data["baseline_queries"]
+    excerpts = make_excerpts(heldout, cfg, folder, seed)
+    track_crops = [audio.read_crops(t.track.path, cfg)[0] for t in heldout]
+    excerpt_crops = [audio.read_crops(p, cfg)[0] for p in excerpts]
+    base_q = np.stack([mfcc_statistics(logmel(audio.load(p, cfg.sample_rate), cfg)) for p in excerpts])
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp.npz")
+    np.savez(tmp, tracks=np.stack(track_crops), excerpts=np.stack(excerpt_crops), baseline_queries=base_q)
+    os.replace(tmp, cached)
+    return track_crops, excerpt_crops, base_q
+
+
 def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bool = True,
              cache_dir: Path | None = None, log=print) -> dict:
     cfg = Embedder(next(iter(models.values())), threads=2).frontend
@@ -162,10 +186,8 @@ def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bo
     with tempfile.TemporaryDirectory(prefix="songsim-eval-") as tmp:
         folder = Path(tmp)
         started = time.monotonic()
-        excerpts = make_excerpts(heldout, cfg, folder, seed)
-        track_crops = [audio.read_crops(t.track.path, cfg)[0] for t in heldout]
-        excerpt_crops = [audio.read_crops(p, cfg)[0] for p in excerpts]
-        log(f"decoded tracks and made {len(excerpts)} excerpts in {time.monotonic() - started:.0f} s")
+        track_crops, excerpt_crops, base_q = _decoded_inputs(heldout, cfg, folder, seed, cache_dir)
+        log(f"decoded tracks and made {len(heldout)} excerpts in {time.monotonic() - started:.0f} s")
         methods = dict(models)
         if untrained:
             twin = untrained_twin(next(iter(models.values())), folder, seed)
@@ -177,7 +199,6 @@ def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bo
             results[name] = {**retrieval_scores(lib, labels), **excerpt_rate(queries, lib),
                              "model_id": embedder.info.id}
         base_lib = np.stack([mfcc_statistics(np.asarray(t.logmel(), np.float32)) for t in heldout])
-        base_q = np.stack([mfcc_statistics(logmel(audio.load(p, cfg.sample_rate), cfg)) for p in excerpts])
         scaler = Standardiser.fit(base_lib)
         lib, queries = scaler.transform(base_lib), scaler.transform(base_q)
         results["MFCC baseline"] = {**retrieval_scores(lib, labels), **excerpt_rate(queries, lib)}
