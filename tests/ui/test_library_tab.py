@@ -105,3 +105,16 @@ def test_first_run_demo_library_is_generated_and_scanned(qtbot, empty_service, m
     demo = demo_library.demo_folder()
     assert [tab.folder_combo.itemText(i) for i in range(tab.folder_combo.count())] == [str(demo)]
     assert len(list(demo.rglob("*.*"))) == 8
+
+
+def test_removing_a_folder_forgets_its_tracks_but_not_the_files(qtbot, scanned_service, make_window, music_folder):
+    window = make_window(scanned_service)
+    tab = window.library_tab
+    assert tab.stack.currentIndex() == 1 and tab.folder_combo.count() == 1
+    files_before = sorted(music_folder.rglob("*.*"))
+    tab.remove_current_folder()
+    wait_idle(qtbot, window)
+    assert window.ctx.tracks_model.rowCount() == 0 and tab.folder_combo.count() == 0
+    assert window.ctx.settings.folders == []
+    assert tab.stack.currentIndex() == 0  # back to the first-run choices
+    assert sorted(music_folder.rglob("*.*")) == files_before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -9,6 +11,7 @@ from PySide6.QtGui import QDropEvent
 
 from songsim_desktop.core import synth
 from songsim_desktop.core.reports import similarity_percent
+from songsim_desktop.ui import actions
 from songsim_desktop.ui.player import FakeOutput, SoundDeviceOutput
 from ui.conftest import FAMILIES, wait_idle
 
@@ -112,7 +115,7 @@ def test_audition_ab_from_the_reference_position(qtbot, searched):
     assert player.state == "stopped" and player.position_s == 0.0
 
 
-def test_export_copy_and_drag_out(qtbot, searched, tmp_path):
+def test_export_copy_reveal_and_drag_out(qtbot, searched, tmp_path, monkeypatch):
     window, _ = searched
     tab = window.search_tab
     out = tab.export_m3u(str(tmp_path / "similar.m3u"))
@@ -126,6 +129,10 @@ def test_export_copy_and_drag_out(qtbot, searched, tmp_path):
     assert QGuiApplication.clipboard().text() == tab.results_model.rows[1].path
     mime = tab.results_proxy.mimeData([tab.results_proxy.index(1, 0)])
     assert [u.toLocalFile() for u in mime.urls()] == [tab.results_model.rows[1].path]
+    opened = []
+    monkeypatch.setattr(actions.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    tab.reveal_selected()
+    assert opened == [str(Path(tab.results_model.rows[1].path).parent)]
 
 
 def test_find_similar_on_a_library_track(qtbot, scanned_service, make_window):
