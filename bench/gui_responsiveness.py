@@ -1,4 +1,4 @@
-"""GUI responsiveness while the library scans: heartbeat gaps on the GUI thread.
+"""GUI responsiveness while the library scans: heartbeat gaps on the GUI thread, audio block lateness.
 
     .venv/bin/python bench/gui_responsiveness.py [--tracks 48] [--seconds 30] [--workers N]
 
@@ -8,6 +8,10 @@ synthesised library, and drives the library tab's scan (the app's default decode
 twice: wall clock, and minus the GUI thread's run-queue wait (/proc/thread-self/schedstat), which is
 time the kernel had the thread ready but gave it no CPU (a loaded machine, not the app blocking).
 The test tests/ui/test_responsiveness.py asserts the same measure on a smaller library.
+
+Audition during the scan: a thread pulls 512-frame blocks from the player (a 44.1 kHz clip
+preloaded and playing) on a real-time schedule, as PortAudio's callback thread does (it too must take
+the GIL to run the Python callback).  Reported: how late each block was ready against its deadline.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +33,27 @@ def run_queue_wait_s() -> float:
         return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+class AudioClock(threading.Thread):
+    """Pulls blocks from a FakeOutput on PortAudio's schedule and records how late each one is."""
+
+    def __init__(self, output, rate: int = 44100, block: int = 512) -> None:
+        super().__init__(daemon=True)
+        self.output, self.block, self.period = output, block, block / rate
+        self.lateness: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic()
+        while not self.stop.is_set():
+            deadline += self.period
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            self.output.pull(self.block)
+            late = time.monotonic() - deadline
+            self.lateness.append(late)
+            if late > 1.0:  # fell far behind (suspended?): resynchronise instead of bursting
+                deadline = time.monotonic()
 
 
 def main() -> int:
@@ -74,10 +100,19 @@ def main() -> int:
         QTimer.singleShot(500, app.quit)
 
     window.library_tab.scanFinished.connect(finished)
+    import numpy as np
+    clip = (0.2 * np.sin(2 * np.pi * 440 * np.arange(600 * 44100) / 44100)).astype(np.float32)
+    window.ctx.player.load(clip, 44100, "reference")
+    window.ctx.player.set_loop(True)
+    window.ctx.player.play()
+    audio = AudioClock(window.ctx.player.output)
+    audio.start()
     timer.start()
     QTimer.singleShot(300, start)
     app.exec()
     timer.stop()
+    audio.stop.set()
+    audio.join()
     window.ctx.pool.wait(30000)
     service.close()
 
@@ -93,6 +128,11 @@ def main() -> int:
     print(f"heartbeat (20 ms): {len(raw)} beats; wall clock max {ms(raw[-1])}, p99 {ms(raw[int(0.99 * len(raw))])}, "
           f"median {ms(statistics.median(raw))}")
     print(f"minus run-queue wait: max {ms(blocked[-1])}, p99 {ms(blocked[int(0.99 * len(blocked))])}")
+    late = sorted(audio.lateness)
+    over = lambda s: sum(x > s for x in late)  # noqa: E731
+    print(f"audio blocks (512 @ 44.1 kHz): {len(late)}; ready late by max {ms(late[-1])}, "
+          f"p99 {ms(late[int(0.99 * len(late))])}; later than 46 ms (4 blocks): {over(0.046)}, "
+          f"later than 100 ms: {over(0.1)}")
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     return 0
 
