@@ -174,7 +174,8 @@ class LibraryTab(QWidget):
         self.progress_bar.setRange(0, 0)  # busy until the job knows its total
         self.progress_label.setText(f"scanning {root or 'all folders'}…")
         self.ctx.notify(f"scanning {root or 'all folders'}")
-        self.scan_worker = self.ctx.pool.run(self.ctx.service.scan_job, root, workers=self.ctx.scan_workers, name="scan",
+        self.scan_worker = self.ctx.pool.run(self.ctx.service.scan_job, root, workers=self.ctx.scan_workers,
+                                             name="scan",
                                              on_progress=self._scan_progress, on_result=self._scan_done,
                                              on_error=self._scan_failed, on_cancelled=self._scan_cancelled,
                                              on_finished=self._scan_finished)

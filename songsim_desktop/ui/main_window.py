@@ -87,7 +87,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         s, lib = self.search_tab, self.library_tab
         file_menu = bar.addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open reference…", s.choose_reference, QKeySequence.StandardKey.Open,
+        self.open_action = self._action(file_menu, "&Open reference…", s.choose_reference,
+                                        QKeySequence.StandardKey.Open,
                                         "Search the library for tracks that sound like an audio file")
         self._action(file_menu, "&Add music folder…", lib.choose_folder, "Ctrl+Shift+O", "Add and scan a folder")
         self._action(file_menu, "&Rescan library", lambda: lib.start_scan(None), "F5", "Scan for new or changed files")

@@ -237,8 +237,8 @@ class TrainingTab(QWidget):
         if not ids or not tags:
             self.ctx.notify("select tracks and type a tag first", logging.WARNING)
             return None
-        return self.ctx.pool.run(fn, ids, tags, name="tags",
-                                 on_result=lambda _r: self.ctx.notify(f"{verb} {', '.join(tags)} on {len(ids)} track(s)"),
+        done = f"{verb} {', '.join(tags)} on {len(ids)} track(s)"
+        return self.ctx.pool.run(fn, ids, tags, name="tags", on_result=lambda _r: self.ctx.notify(done),
                                  on_error=lambda e: self.ctx.report_error(e, "editing tags"),
                                  on_finished=self.ctx.refresh_tracks)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 
@@ -97,3 +95,43 @@ def test_tiny_fine_tune_makes_and_activates_a_new_model(qtbot, scanned_service, 
     wait_idle(qtbot, window)
     assert scanned_service.active_model_id() == default_id
     assert window.ctx.settings.active_model == default_id
+
+
+def test_import_tags_from_file_metadata_uses_each_genre():
+    from songsim_desktop.core.reports import TrackRow
+    from songsim_desktop.ui.training_tab import import_file_tags
+
+    class Library:
+        added = []
+
+        def tracks(self):
+            def row(i, genre):
+                return TrackRow(i, f"/m/{i}.flac", None, None, None, genre, 1.0, "flac", "ok", None)
+
+            return [row(1, "Techno"), row(2, "techno; Ambient"), row(3, None), row(4, "House/Deep House")]
+
+        def add_tags(self, ids, tags, source="user"):
+            self.added.append((sorted(ids), list(tags), source))
+
+    library = Library()
+    assert import_file_tags(library) == 5  # track-tag pairs: techno x2, ambient, house, deep house
+    assert sorted(library.added) == [([1, 2], ["techno"], "file"), ([2], ["ambient"], "file"),
+                                     ([4], ["deep house"], "file"), ([4], ["house"], "file")]
+
+
+@pytest.mark.skipif(not training.available(), reason="needs the training extra (torch)")
+def test_cancel_fine_tuning_keeps_the_active_model(qtbot, scanned_service, make_window):
+    window = make_window(scanned_service)
+    tab = window.training_tab
+    tab.folder_tags_box.setChecked(True)
+    tab.import_folder_tags()
+    wait_idle(qtbot, window)
+    default_id = scanned_service.active_model_id()
+    worker = tab.start_training()
+    worker.signals.progress.connect(lambda _p: tab.cancel_button.click())  # at the first report
+    wait_for_worker(qtbot, worker, timeout=120000)
+    wait_idle(qtbot, window)
+    assert "cancelled" in window.status_label.text() or "stopped" in window.status_label.text()
+    assert scanned_service.active_model_id() == default_id
+    assert len(scanned_service.models()) == 1
+    assert tab.start_button.isEnabled() and not tab.cancel_button.isEnabled()
