@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 # Progress faster than this is coalesced: the GUI repaints a bar, it need not see every track.
 PROGRESS_INTERVAL_S = 0.05
+# Not the CPU count (Qt's default): long jobs (scan, training) would then hold every thread on a 2-core
+# machine and a query or a preview would wait for them.  The threads mostly wait (decode processes,
+# onnxruntime and numpy release the GIL), so a few more than cores is cheap.
+MAX_THREADS = 8
 
 
 class WorkerSignals(QObject):
@@ -126,11 +130,10 @@ def _looks_cancelled(value: Any) -> bool:
 class WorkerPool(QObject):
     """Owns the running workers (so Python keeps them alive) and the QThreadPool they run on."""
 
-    def __init__(self, parent: Optional[QObject] = None, max_threads: Optional[int] = None) -> None:
+    def __init__(self, parent: Optional[QObject] = None, max_threads: int = MAX_THREADS) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
-        if max_threads:
-            self.pool.setMaxThreadCount(max_threads)
+        self.pool.setMaxThreadCount(max_threads)
         self._workers: set[Worker] = set()
 
     def start(self, worker: Worker, *, on_result=None, on_error=None, on_progress=None,

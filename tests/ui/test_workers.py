@@ -89,3 +89,22 @@ def test_job_that_notices_the_token_itself_reports_cancelled(qtbot):
     worker = Worker(cooperative)
     with qtbot.waitSignal(worker.signals.cancelled):
         pool.start(worker)
+
+
+def test_short_jobs_are_not_starved_by_long_ones(qtbot):
+    pool = WorkerPool()
+    release = threading.Event()
+
+    def long_job(cancel=None):
+        while not release.is_set() and not cancel.cancelled:
+            yield Progress("long", 0, 1)
+            release.wait(0.01)
+
+    longs = [pool.run(long_job) for _ in range(3)]  # more than this machine's 2 cores
+    got = []
+    pool.run(lambda: "answer", on_result=got.append)
+    try:
+        qtbot.waitUntil(lambda: got == ["answer"], timeout=10000)
+    finally:
+        release.set()
+        qtbot.waitUntil(lambda: all(w.delivered for w in longs))
