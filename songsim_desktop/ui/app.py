@@ -55,7 +55,7 @@ def build_window(service: Any, settings: Optional[Settings] = None, output=None,
     # First data, fetched by workers: the window shows at once and fills in.
     ctx.refresh_tracks()
     window.library_tab.refresh_folders()
-    window.training_tab.refresh_models()
+    window.training_tab.models_panel.refresh_models()
     window.training_tab.refresh_tag_counts()
     return window
 

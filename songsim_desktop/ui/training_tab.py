@@ -1,4 +1,4 @@
-"""Training tab: tag editor, fine-tuning with a live loss curve, and the list of models.
+"""Training tab: tag editor, fine-tuning with a live loss curve, and the list of models (ui/models_panel.py).
 
 Tag edits, imports, training and re-embedding all run in workers.  Without torch the tag editor
 still works and the training panel explains how to install the extra, instead of crashing; the
@@ -16,13 +16,14 @@ from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
+    QListWidget, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
 )
 
 from songsim_desktop import training
 from songsim_desktop.settings import LOSSES
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy
+from songsim_desktop.ui.models_panel import ModelsPanel
 from songsim_desktop.ui.workers import Worker
 
 INSTALL_HINT = ("Fine-tuning needs PyTorch, which is not installed.\n"
@@ -57,7 +58,6 @@ class TrainingTab(QWidget):
         self.ctx = ctx
         self.train_worker: Optional[Worker] = None
         self.last_report = None  # the latest TrainReport
-        self.reembed_worker: Optional[Worker] = None
         self.losses: list[float] = []
         self.val_before: Optional[float] = None
         self.val_after: Optional[float] = None
@@ -68,14 +68,14 @@ class TrainingTab(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self._build_training() if self.can_train else self._build_install_hint())
-        right_layout.addWidget(self._build_models())
+        self.models_panel = ModelsPanel(ctx)
+        right_layout.addWidget(self.models_panel)
         self.splitter.addWidget(right)
         self.splitter.setSizes([640, 640])  # until the user's own layout is restored from the settings
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
         ctx.tracksChanged.connect(self.refresh_tag_counts)
-        ctx.modelsChanged.connect(self.refresh_models)
 
     # --- building -------------------------------------------------------------------------------
     def _build_tag_editor(self) -> QWidget:
@@ -202,24 +202,6 @@ class TrainingTab(QWidget):
         layout.addWidget(self.loss_canvas, 1)
         return box
 
-    def _build_models(self) -> QWidget:
-        box = QGroupBox("Models")
-        layout = QVBoxLayout(box)
-        self.models_list = QListWidget()
-        self.models_list.setToolTip("The active model is marked ●; the shipped default is always kept")
-        row = QHBoxLayout()
-        self.activate_button = QPushButton("Use selected model")
-        self.activate_button.setToolTip("Make the selected model active and re-embed the library with it")
-        self.activate_button.clicked.connect(self.activate_selected_model)
-        self.default_button = QPushButton("Back to default")
-        self.default_button.setToolTip("Switch back to the model shipped with songsim")
-        self.default_button.clicked.connect(self.activate_default_model)
-        row.addWidget(self.activate_button)
-        row.addWidget(self.default_button)
-        layout.addWidget(self.models_list, 1)
-        layout.addLayout(row)
-        return box
-
     # --- tags -----------------------------------------------------------------------------------
     def selected_track_ids(self) -> list[int]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
@@ -340,64 +322,3 @@ class TrainingTab(QWidget):
         self.cancel_button.setEnabled(False)
         self.train_progress.setRange(0, 1)
         self.train_progress.setValue(1)
-
-    # --- models ---------------------------------------------------------------------------------
-    def refresh_models(self) -> Worker:
-        return self.ctx.pool.run(self.ctx.service.models, name="models", on_result=self._show_models,
-                                 on_error=lambda e: self.ctx.report_error(e, "listing models"))
-
-    def _show_models(self, records) -> None:
-        self.models_list.clear()
-        self.model_records = list(records)
-        self._apply_saved_model_once()
-        for rec in self.model_records:
-            mark = "●" if rec.active else "  "
-            kind = "default" if rec.builtin else (rec.created_at or "")[:16]
-            score = (rec.metrics or {}).get("val_map")
-            text = f"{mark} {rec.name}  [{rec.id}]  {kind}" + (f"  mAP {score:.3f}" if score is not None else "")
-            item = QListWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, rec.id)
-            self.models_list.addItem(item)
-
-    def _apply_saved_model_once(self) -> None:
-        """At start-up: the settings' model wins if the library still has it; else remember the library's."""
-        if getattr(self, "_saved_model_applied", False):
-            return
-        self._saved_model_applied = True
-        active = next((r.id for r in self.model_records if r.active), None)
-        wanted = self.ctx.settings.active_model
-        if wanted and wanted != active and any(r.id == wanted for r in self.model_records):
-            self.activate_model(wanted)
-        elif active:
-            self.ctx.settings.active_model = active
-
-    def activate_selected_model(self) -> Optional[Worker]:
-        item = self.models_list.currentItem()
-        return self.activate_model(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
-
-    def activate_default_model(self) -> Optional[Worker]:
-        builtin = [r for r in getattr(self, "model_records", []) if r.builtin]
-        return self.activate_model(builtin[0].id) if builtin else None
-
-    def activate_model(self, model_id: str) -> Worker:
-        """Switch models: re-embed with it (resumable, from the features cache), then activate it."""
-        svc = self.ctx.service
-
-        def switch(cancel=None):
-            # Embed first, activate after: search keeps working with the old model meanwhile.
-            report = yield from svc.reembed_job(model_id, cancel=cancel)
-            svc.set_active_model(model_id)
-            return report
-
-        self.ctx.notify(f"switching to model {model_id}; re-embedding the library")
-        self.reembed_worker = self.ctx.pool.run(
-            switch, name="switch model",
-            on_progress=lambda p: self.ctx.message.emit(p.line(), logging.DEBUG),
-            on_result=lambda _r: self._model_switched(model_id),
-            on_error=lambda e: self.ctx.report_error(e, f"switching to model {model_id}"))
-        return self.reembed_worker
-
-    def _model_switched(self, model_id: str) -> None:
-        self.ctx.settings.active_model = model_id
-        self.ctx.notify(f"model {model_id} is active")
-        self.ctx.modelsChanged.emit()

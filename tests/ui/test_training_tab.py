@@ -61,7 +61,7 @@ def test_without_torch_the_tab_explains_how_to_install(qtbot, scanned_service, m
     assert tab.install_hint.isVisibleTo(tab)
     # The tag editor and the model list still work.
     assert tab.proxy.rowCount() == 2 * len(FAMILIES)
-    assert tab.models_list.count() == 1
+    assert tab.models_panel.models_list.count() == 1
 
 
 @pytest.mark.skipif(not training.available(), reason="needs the training extra (torch)")
@@ -87,10 +87,10 @@ def test_tiny_fine_tune_makes_and_activates_a_new_model(qtbot, scanned_service, 
     assert tab.losses, "the loss curve got points"
     assert len(tab.loss_line.get_xdata()) == len(tab.losses)
     assert "after" in tab.val_label.text() and "—" not in tab.val_label.text().split("after")[1]
-    items = [tab.models_list.item(i).text() for i in range(tab.models_list.count())]
+    items = [tab.models_panel.models_list.item(i).text() for i in range(tab.models_panel.models_list.count())]
     assert len(items) == 2 and any(report.model_id in t and t.startswith("●") for t in items)
     # Back to the default at any time.
-    worker = tab.activate_default_model()
+    worker = tab.models_panel.activate_default_model()
     wait_for_worker(qtbot, worker, timeout=120000)
     wait_idle(qtbot, window)
     assert scanned_service.active_model_id() == default_id
