@@ -182,6 +182,7 @@ class SearchTab(QWidget):
         self.result_view.clear("select a result")
         if self.source == RESULT:
             self.player.stop()
+            self.source = None  # so the new reference goes into the player when its preview is ready
         self.anchor_s = 0.0
         self.request_preview(REFERENCE, str(path))
         self._query_serial += 1

@@ -185,3 +185,16 @@ def test_without_portaudio_the_app_runs_with_audition_disabled(qtbot, scanned_se
     assert window.ctx.player.state == "stopped"
     assert "libportaudio2" in window.status_label.text()
     assert window.status_label.text().startswith("warning: ")
+
+
+def test_a_new_search_puts_the_new_reference_in_the_player(qtbot, searched, tmp_path):
+    window, _ = searched
+    tab, player = window.search_tab, window.ctx.player
+    tab.select_result(0)
+    qtbot.waitUntil(lambda: player.label == "result", timeout=30000)
+    other = synth.write_track(tmp_path / "second reference.wav", FAMILIES[1], 7.0, seed=77)
+    tab.query_file(str(other))
+    wait_idle(qtbot, window)
+    assert player.label == "reference" and player.state != "playing"
+    assert tab.previews["reference"].path == str(other)
+    assert tab.result_view.has_data is False  # the old result's picture is gone
