@@ -57,12 +57,6 @@ class Worker(QRunnable):
         if _accepts_cancel(fn):
             self.kwargs.setdefault("cancel", self.token)
 
-    # Convenience aliases so callers can write worker.progress.connect(...)
-    def __getattr__(self, name: str):
-        if name in ("started", "progress", "result", "error", "cancelled", "finished"):
-            return getattr(self.signals, name)
-        raise AttributeError(name)
-
     def abort(self) -> None:
         """Ask the job to stop; it stops at its next yield (or when it checks the token)."""
         self.token.cancel()
