@@ -118,3 +118,23 @@ def test_removing_a_folder_forgets_its_tracks_but_not_the_files(qtbot, scanned_s
     assert window.ctx.settings.folders == []
     assert tab.stack.currentIndex() == 0  # back to the first-run choices
     assert sorted(music_folder.rglob("*.*")) == files_before
+
+
+def test_a_folder_added_during_a_scan_is_scanned_next(qtbot, empty_service, make_window, music_folder, tmp_path):
+    window = make_window(empty_service)
+    tab = window.library_tab
+    first, second = tmp_path / "first", tmp_path / "second"
+    families = sorted(p for p in music_folder.iterdir() if p.is_dir())
+    shutil.copytree(families[0], first / families[0].name)
+    shutil.copytree(families[1], second / families[1].name)
+    reports = []
+    tab.scanFinished.connect(reports.append)
+    tab.add_folder(str(first))
+    tab.add_folder(str(second))  # while the first scan runs: queued, not refused
+    assert "queued" in window.status_label.text()
+    qtbot.waitUntil(lambda: len(reports) == 2, timeout=120000)
+    wait_idle(qtbot, window)
+    assert [r.added for r in reports] == [2, 2]
+    assert window.ctx.tracks_model.rowCount() == 4
+    assert sorted(tab.folder_combo.itemText(i) for i in range(tab.folder_combo.count())) == \
+        sorted([str(first.resolve()), str(second.resolve())])
