@@ -37,7 +37,7 @@ setup() {
 
 case "${1:-}" in
   app)
-    system_packages libportaudio2 libxcb-cursor0 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1
+    system_packages libportaudio2 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1
     setup
     shift; exec "$VENV/bin/python" -m songsim_desktop "$@" ;;
   test)
