@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.model or [REPO / "models" / "songsim-default.onnx"]
     models = {}
     for p in paths:
-        models[f"model {p.name}" if len(paths) > 1 else "songsim model"] = p
+        models[f"model {p}" if len(paths) > 1 else "songsim model"] = p
     report = evaluate(args.corpus, models, seed=args.seed, untrained=not args.no_untrained,
                       cache_dir=args.cache, log=lambda m: print(m, file=sys.stderr))
     print(markdown_table(report))

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from songsim_desktop.core.audio import load
-from songsim_desktop.core.features import FrontEndConfig, logmel
+from songsim_desktop.core.features import FrontEndConfig, logmel, mel_band_edges_hz
 from songsim_desktop.errors import DecodeError
 
 ENV_CACHE_DIR = "SONGSIM_CORPUS_DIR"
@@ -161,6 +161,30 @@ def spread_crops(spec: np.ndarray, crop_frames: int, n: int) -> np.ndarray:
     centres = (np.arange(n) + 0.5) * frames / n
     starts = np.clip(np.round(centres - crop_frames / 2), 0, frames - crop_frames).astype(int)
     return np.stack([np.asarray(spec[:, s: s + crop_frames], dtype=np.float16) for s in starts])[:, None]
+
+
+def degrade_logmel(crops: np.ndarray, cfg: FrontEndConfig, rng: np.random.Generator,
+                   cutoff_hz: tuple = (2000.0, 10000.0), snr_db: tuple = (10.0, 40.0)) -> np.ndarray:
+    """Log-mel crops as if the audio had been low-passed and had white noise added (training data).
+
+    Done on the cached log-mel, so no decoding: the bands above a random cutoff fall by up to 80 dB
+    over 1 kHz (floored at the front end's -100 dB), then noise of a random SNR is added in the
+    power domain.  White noise is flat across the area-normalised mel bands of the front end, so
+    one power value per crop models it.  Real listening copies (MP3s, phone recordings, radio)
+    lose their top end and gain a noise floor; same-track pairs across such copies teach the
+    branch to ignore both.
+    """
+    out = np.asarray(crops, dtype=np.float32).copy()
+    centres = mel_band_edges_hz(cfg)
+    floor = 10.0 * np.log10(cfg.amin)
+    for crop in out:  # crop: (1, n_mels, frames)
+        cutoff = rng.uniform(*cutoff_hz)
+        attenuation = -80.0 * np.clip((centres - cutoff) / 1000.0, 0.0, 1.0)
+        spec = np.maximum(crop[0] + attenuation[:, None], floor)
+        power = 10.0 ** (spec / 10.0)
+        noise = power.mean() / 10.0 ** (rng.uniform(*snr_db) / 10.0)
+        crop[0] = 10.0 * np.log10(power + noise)
+    return out.astype(np.asarray(crops).dtype)
 
 
 # --- honest audio-derived descriptive tags -------------------------------------------------------

@@ -35,7 +35,8 @@ from songsim_desktop.core.features import FrontEndConfig
 from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.paths import DEFAULT_MODEL_FILENAME
 from songsim_desktop.training.config import TrainConfig
-from songsim_desktop.training.corpus import MIN_TRACK_SECONDS, corpus_tags, prepare_corpus, split_heldout, spread_crops
+from songsim_desktop.training.corpus import (MIN_TRACK_SECONDS, corpus_tags, degrade_logmel, prepare_corpus,
+                                             split_heldout, spread_crops)
 
 DEFAULT_NAME = "songsim default"
 
@@ -51,7 +52,7 @@ def recipe_config(epochs: int = 12, seed: int = 0, threads: int = 2) -> TrainCon
     return TrainConfig(
         epochs=epochs, loss="contrastive", batch_size=32, lr=2e-3, weight_decay=1e-4,
         val_fraction=0.1, seed=seed, device="auto", use_folder_tags=False, use_file_tags=False,
-        neighbours=10, n_positives=4, n_negatives=5, margin_min=0.5, margin_max=1.2,
+        neighbours=10, n_positives=4, n_negatives=5, self_positive_weight=8.0, margin_min=0.5, margin_max=1.2,
         gain_db=10.0, time_mask_frames=40, freq_mask_bands=10, roll=True,
         embedding_dim=128, channels=(16, 32, 64, 128), threads=threads, name=DEFAULT_NAME,
     )
@@ -67,12 +68,24 @@ def package_versions(corpus_dir: Path) -> dict[str, str]:
     return versions
 
 
-def build_inputs(tracks, crop_frames: int, crops_per_track: int) -> dict[str, np.ndarray]:
-    return {t.track.relpath: spread_crops(t.logmel(), crop_frames, crops_per_track) for t in tracks}
+def build_inputs(tracks, crop_frames: int, crops_per_track: int, degraded_share: float = 0.0,
+                 cfg: FrontEndConfig | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Per track: crops spread over it; every crop whose index falls in ``degraded_share`` is
+    replaced by a low-passed, noisy version (corpus.degrade_logmel), interleaved with clean ones."""
+    cfg = cfg or FrontEndConfig()
+    inputs = {}
+    for i, t in enumerate(tracks):
+        crops = spread_crops(t.logmel(), crop_frames, crops_per_track)
+        chosen = np.flatnonzero((np.arange(len(crops)) * degraded_share) % 1.0 + degraded_share >= 1.0 - 1e-9)
+        if len(chosen):
+            crops[chosen] = degrade_logmel(crops[chosen], cfg, np.random.default_rng([seed, i, 17]))
+        inputs[t.track.relpath] = crops
+    return inputs
 
 
 def pretrain(corpus_dir: Path, out_dir: Path, config: TrainConfig, crops_per_track: int = 48,
              crop_frames: int = TRAIN_CROP_FRAMES, min_seconds: float = MIN_TRACK_SECONDS,
+             degraded_share: float = 0.5,
              cache_dir: Optional[Path] = None, audio_tags: bool = True, filename: str = DEFAULT_MODEL_FILENAME,
              log: Callable[[str], None] = print, cancel: Optional[CancelToken] = None):
     """Prepare the corpus, train, export; returns the exported ModelInfo."""
@@ -92,7 +105,7 @@ def pretrain(corpus_dir: Path, out_dir: Path, config: TrainConfig, crops_per_tra
     log(f"corpus: {len(prepared)} usable tracks, {len(skipped)} skipped (short or unreadable); "
         f"training on {len(train_tracks)}, holding out {len(heldout)} "
         f"({', '.join(sorted({t.track.collection for t in heldout}))})")
-    inputs = build_inputs(train_tracks, crop_frames, crops_per_track)
+    inputs = build_inputs(train_tracks, crop_frames, crops_per_track, degraded_share, cfg, config.seed)
     tags = dict(zip(inputs, corpus_tags(train_tracks, cfg, audio_tags=audio_tags)))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -112,6 +125,7 @@ def pretrain(corpus_dir: Path, out_dir: Path, config: TrainConfig, crops_per_tra
         "config": config.to_dict(),
         "crops_per_track": crops_per_track,
         "train_crop_frames": crop_frames,
+        "degraded_share": degraded_share,
         "tags": "collection, package" + (", tempo/brightness/dynamics tertiles (audio)" if audio_tags else ""),
         "similarity": "jaccard",
         "train_tracks": len(train_tracks),
@@ -145,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (be kind to shared machines)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="feature cache (default $SONGSIM_CORPUS_DIR or ~/.cache/songsim-corpus-features)")
+    parser.add_argument("--degraded-share", type=float, default=0.5,
+                        help="share of each track's crops made low-passed and noisy (0..1)")
     parser.add_argument("--min-seconds", type=float, default=MIN_TRACK_SECONDS, help="drop shorter tracks")
     parser.add_argument("--no-audio-tags", action="store_true", help="tags = collection and package only")
     parser.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps per epoch (smoke runs)")
@@ -152,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     config = recipe_config(epochs=args.epochs, seed=args.seed, threads=args.threads)
     config.max_steps_per_epoch = args.max_steps
     info = pretrain(args.corpus, args.out, config, crops_per_track=args.crops, crop_frames=args.crop_frames,
-                    min_seconds=args.min_seconds, cache_dir=args.cache,
+                    min_seconds=args.min_seconds, degraded_share=args.degraded_share, cache_dir=args.cache,
                     audio_tags=not args.no_audio_tags, filename=args.filename,
                     log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps({"id": info.id, "path": info.path, "name": info.name}))

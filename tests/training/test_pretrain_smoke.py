@@ -103,3 +103,37 @@ def test_descriptive_tags_are_tertiles_of_each_measure():
     assert [t for t in tags[0] if t.startswith("tempo")] == ["tempo:low"]
     assert "tempo:mid" in tags[4] and "tempo:high" in tags[8]
     assert "brightness:high" in tags[0] and "brightness:low" in tags[8]
+
+
+def test_degrade_logmel_cuts_the_top_and_raises_the_noise_floor():
+    from songsim_desktop.training.corpus import degrade_logmel
+
+    cfg = FrontEndConfig()
+    rng = np.random.default_rng(0)
+    spec = rng.uniform(-35.0, -25.0, size=(3, 1, cfg.n_mels, 16)).astype(np.float16)
+    out = degrade_logmel(spec, cfg, np.random.default_rng(1), cutoff_hz=(3000, 3000), snr_db=(20, 20))
+    assert out.shape == spec.shape and out.dtype == spec.dtype
+    top, bottom = slice(cfg.n_mels - 8, None), slice(0, 8)
+    clean, dirty = spec.astype(np.float32), out.astype(np.float32)
+    # above the cutoff only the added noise is left: flat, far below the clean top bands' peak
+    assert np.ptp(dirty[:, 0, top], axis=(1, 2)).max() < 0.5
+    assert dirty[:, 0, top].max() < clean[:, 0, top].min() - 10.0
+    # below it the music survives: noise 20 dB under its power adds well under 1 dB
+    assert np.abs(dirty[:, 0, bottom] - clean[:, 0, bottom]).max() < 1.0
+    assert (dirty >= clean - 1e-2)[:, 0, bottom].all()  # adding noise power never lowers a band
+
+
+def test_contrastive_loss_weights_the_self_positive_as_the_recipe_asks():
+    import torch
+
+    from songsim_desktop.training.losses import ContrastiveLoss
+
+    d = torch.tensor([0.2, 0.4, 0.3])
+    y = torch.tensor([1.0, 1.0, 0.0])
+    m = torch.tensor([1.0, 1.0, 1.0])
+    per_pair = [0.2**2, 0.4**2, (1.0 - 0.3) ** 2]  # by hand: d^2, d^2, (m - d)^2
+    loss = ContrastiveLoss()
+    assert float(loss(d, y, m)) == pytest.approx(sum(per_pair) / 3)
+    weighted = float(loss(d, y, m, torch.tensor([8.0, 1.0, 1.0])))
+    assert weighted == pytest.approx((8 * per_pair[0] + per_pair[1] + per_pair[2]) / 10)
+    assert float(loss(d, y, m, torch.ones(3))) == pytest.approx(float(loss(d, y, m)))
