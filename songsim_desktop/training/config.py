@@ -27,6 +27,11 @@ class TrainConfig:
     neighbours: int = 10
     n_positives: int = 4
     n_negatives: int = 5
+    # Weight of the self-positive pair (another crop of the reference itself) in the contrastive
+    # loss, relative to 1 for every other pair.  1 = all pairs equal.  Pretraining on few
+    # collections raises it: same-track positives generalise to unseen music, while the top-10
+    # positives alone pull whole training collections together.
+    self_positive_weight: float = 1.0
     # Contrastive margin grows as two tracks share less: m = min + (max - min) * (1 - similarity).
     margin_min: float = 0.5
     margin_max: float = 1.5

@@ -247,8 +247,9 @@ def _train(inputs, tags, config: TrainConfig, cancel: CancelToken,
                 other, _ = batch_of(draw.other[rows], rng, avoid=np.where(same, crop_r, -1))
                 _, _, distance = siamese(ref, other)
                 margin = margin_for(draw.similarity[rows], config.margin_min, config.margin_max)
+                weight = np.where(same, config.self_positive_weight, 1.0).astype(np.float32)
                 loss = contrastive(distance, torch.from_numpy(draw.label[rows]).to(device),
-                                   torch.from_numpy(margin).to(device))
+                                   torch.from_numpy(margin).to(device), torch.from_numpy(weight).to(device))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -17,12 +17,16 @@ class ContrastiveLoss(nn.Module):
     its margin m away, and then stops caring (no reward for pushing further).
     """
 
-    def forward(self, distance: torch.Tensor, label: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+    def forward(self, distance: torch.Tensor, label: torch.Tensor, margin: torch.Tensor,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
         label = label.to(distance.dtype)
         margin = torch.as_tensor(margin, dtype=distance.dtype, device=distance.device)
         pull = label * distance.pow(2)
         push = (1 - label) * torch.clamp(margin - distance, min=0).pow(2)
-        return (pull + push).mean()
+        if weight is None:
+            return (pull + push).mean()
+        weight = torch.as_tensor(weight, dtype=distance.dtype, device=distance.device)
+        return ((pull + push) * weight).sum() / weight.sum()  # weighted mean
 
 
 class TripletLoss(nn.Module):
