@@ -47,7 +47,7 @@ DEFAULT_NAME = "songsim default"
 TRAIN_CROP_FRAMES = 128
 
 
-def recipe_config(epochs: int = 12, seed: int = 0, threads: int = 2) -> TrainConfig:
+def recipe_config(epochs: int = 30, seed: int = 0, threads: int = 2) -> TrainConfig:
     """The default model's training settings (the card explains each choice)."""
     return TrainConfig(
         epochs=epochs, loss="contrastive", batch_size=32, lr=2e-3, weight_decay=1e-4,
@@ -163,10 +163,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of each track's crops made low-passed and noisy (0..1)")
     parser.add_argument("--min-seconds", type=float, default=MIN_TRACK_SECONDS, help="drop shorter tracks")
     parser.add_argument("--no-audio-tags", action="store_true", help="tags = collection and package only")
+    parser.add_argument("--self-weight", type=float, default=recipe_config().self_positive_weight,
+                        help="weight of the self-positive pair in the contrastive loss")
+    parser.add_argument("--channels", type=int, nargs=4, default=list(recipe_config().channels),
+                        help="conv widths of the branch")
     parser.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps per epoch (smoke runs)")
     args = parser.parse_args(argv)
     config = recipe_config(epochs=args.epochs, seed=args.seed, threads=args.threads)
     config.max_steps_per_epoch = args.max_steps
+    config.self_positive_weight = args.self_weight
+    config.channels = tuple(args.channels)
     info = pretrain(args.corpus, args.out, config, crops_per_track=args.crops, crop_frames=args.crop_frames,
                     min_seconds=args.min_seconds, degraded_share=args.degraded_share, cache_dir=args.cache,
                     audio_tags=not args.no_audio_tags, filename=args.filename,
