@@ -2,7 +2,8 @@
 
     python -m songsim_desktop.training.pretrain --corpus ../shared/corpus --out models/
 
-Re-runnable by anyone: seeded, CPU-friendly (two threads, ~20 minutes on a 2-core machine), and the
+Re-runnable by anyone: seeded, CPU-friendly (two threads; 30 epochs took 14 minutes on a shared
+2-core machine, the first run also decodes the corpus once, ~5 minutes), and the
 whole recipe lands in the model's metadata ("training") and in ``<out>/songsim-default.json``.
 
 The recipe, and why (details and numbers in models/MODEL_CARD.md):
@@ -16,6 +17,10 @@ The recipe, and why (details and numbers in models/MODEL_CARD.md):
 - Pairs, loss, augmentation: training.loop.train as the method prescribes: per reference itself +
   4 of its 10 most similar as positives, 5 of its 10 least similar as negatives, redrawn each
   epoch; contrastive loss with a margin from the tag similarity; gain, time roll, SpecAugment.
+  The self-positive pair weighs 8 in the loss (the method's weight option): with 9 training
+  collections, equal weights pulled whole collections together and lost track identity.
+- Half of each track's crops are low-passed and noisy copies (corpus.degrade_logmel), so that many
+  self-pairs teach invariance to a lost top end and a noise floor.
 - Validation inside the loop is on training collections only (a share of the training tracks).
 """
 
