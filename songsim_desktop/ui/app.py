@@ -31,6 +31,8 @@ def application(argv: Optional[list[str]] = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("songsim")
     app.setOrganizationName("songsim")
+    # Must match packaging/linux/<id>.desktop so Wayland shells pair the window with its menu entry.
+    app.setDesktopFileName("io.github.songsim.Songsim")
     icon = paths.resources_dir() / "songsim.svg"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
