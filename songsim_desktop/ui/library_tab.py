@@ -13,14 +13,14 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar,
-    QPushButton, QStackedWidget, QTableView, QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar,
+    QPushButton, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.demo_library import demo_library_job
-from songsim_desktop.ui.models import RecordFilterProxy
+from songsim_desktop.ui.models import RecordFilterProxy, record_table
 from songsim_desktop.ui.workers import Worker
 
 TABLE_REFRESH_MS = 600  # while a scan runs: often enough to see rows arrive, rarely enough to be free
@@ -127,16 +127,8 @@ class LibraryTab(QWidget):
 
         self.proxy = RecordFilterProxy(self.ctx.tracks_model, self)
         self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setDragEnabled(True)
-        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.table = record_table(self.proxy)
         self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 240)

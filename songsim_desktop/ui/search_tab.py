@@ -14,13 +14,13 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSplitter,
-    QTableView, QVBoxLayout, QWidget,
+    QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSplitter,
+    QVBoxLayout, QWidget,
 )
 
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
-from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
+from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration, record_table
 from songsim_desktop.ui.preview import Preview, PreviewCache, load_preview
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
 
@@ -66,15 +66,7 @@ class SearchTab(QWidget):
 
         self.results_model = ResultTableModel(self)
         self.results_proxy = RecordFilterProxy(self.results_model, self)
-        self.table = QTableView()
-        self.table.setModel(self.results_proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setDragEnabled(True)
-        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.table.verticalHeader().setVisible(False)
+        self.table = record_table(self.results_proxy)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.setColumnWidth(0, 36)

@@ -15,14 +15,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QListWidget, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+    QListWidget, QProgressBar, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from songsim_desktop import training
 from songsim_desktop.settings import LOSSES
 from songsim_desktop.ui.context import AppContext
-from songsim_desktop.ui.models import RecordFilterProxy
+from songsim_desktop.ui.models import RecordFilterProxy, record_table
 from songsim_desktop.ui.models_panel import ModelsPanel
 from songsim_desktop.ui.workers import Worker
 
@@ -86,12 +86,7 @@ class TrainingTab(QWidget):
         self.filter_edit.setClearButtonEnabled(True)
         self.proxy = RecordFilterProxy(self.ctx.tracks_model, self)
         self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.verticalHeader().setVisible(False)
+        self.table = record_table(self.proxy, draggable=False)
         for hidden in (2, 3, 6):  # album, duration, state: not needed to tag
             self.table.setColumnHidden(hidden, True)
         self.table.setWordWrap(False)
