@@ -133,21 +133,39 @@ class SongsimService:
                 self._index = idx
             return idx
 
-    def _update_index(self, touched: Iterable[int]) -> None:
-        """After a scan: add/replace the vectors of touched tracks, drop the ones no longer ok."""
+    def _follow_commit(self, touched: Iterable[int]) -> None:
+        """Keep a loaded index in step with each batch a scan commits.
+
+        So a query while a scan runs (the GUI allows it) finds the index current instead of
+        rebuilding it from the whole library.  Only the touched tracks are read.  The fingerprint is
+        read first: a change by another writer in between only leaves the index stale (rebuilt at
+        the next query), never wrongly marked current.
+        """
         model_id = self.active_model_id()
+        touched = {int(t) for t in touched}
         with self._lock:
             idx = self._index
-            if idx is None or idx.model_id != model_id:
+            if idx is None or idx.model_id != model_id or not touched:
                 return  # built lazily, from the library, at the next query
-            touched = set(touched)
-            if not touched:
-                return
-            ids, matrix = self.library.vectors(model_id)  # searchable (ok) tracks only; one query
-            keep = np.isin(ids, list(touched))
-            idx.remove(touched - {int(i) for i in ids[keep]})
-            idx.add(ids[keep], matrix[keep])
-            idx.save(self.library.vectors_fingerprint(model_id))
+            fingerprint = self.library.vectors_fingerprint(model_id)
+            gone, ids, vectors = set(), [], []
+            for track_id in sorted(touched):
+                record = self.library.track(track_id)
+                vector = self.library.vector(track_id, model_id) if record and record.state == "ok" else None
+                if vector is None:
+                    gone.add(track_id)
+                else:
+                    ids.append(track_id)
+                    vectors.append(vector)
+            idx.remove(gone)
+            if ids:
+                idx.add(np.asarray(ids, dtype=np.int64), np.stack(vectors))
+            idx.fingerprint = fingerprint
+
+    def _save_index(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.save()
 
     # --- long jobs ----------------------------------------------------------------------------------
     def scan_job(self, root: str | Path | None = None, cancel: Optional[CancelToken] = None,
@@ -164,20 +182,19 @@ class SongsimService:
 
     def _scan(self, roots, embedder, cancel, workers, job_options) -> Generator[Progress, None, ScanReport]:
         total = ScanReport()
-        touched: list[int] = []
         folder_tags = self.library.setting(FOLDER_TAGS_SETTING) == "1"
         try:
             for root in roots:
                 report = yield from jobs.scan_job(self.library, self.features, embedder, root, cancel, workers,
-                                                  folder_tags=folder_tags, on_commit=touched.extend, **job_options)
+                                                  folder_tags=folder_tags, on_commit=self._follow_commit, **job_options)
                 for name in ("added", "updated", "unchanged", "missing"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
                 total.failed.extend(report.failed)
                 if report.cancelled:
                     total.cancelled = True
                     break
-        finally:  # also when the driver stops us at a yield: the index follows what was committed
-            self._update_index(touched)
+        finally:  # also when the driver stops us at a yield: the saved index matches what was committed
+            self._save_index()
         return total
 
     def reembed_job(self, model_id: Optional[str] = None, cancel: Optional[CancelToken] = None

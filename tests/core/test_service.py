@@ -240,3 +240,22 @@ def test_remove_root_forgets_its_tracks_and_cached_features(small):
     assert not any(svc.features.has(i, key) for i in ids)
     assert shutil.disk_usage(folder)  # the music itself is untouched
     assert all(p.is_file() for p in made)
+
+
+def test_queries_during_a_scan_see_each_committed_batch_without_a_rebuild(small, monkeypatch):
+    """The GUI may query while a scan runs: the index follows every commit instead of being rebuilt."""
+    svc, made, folder = small
+    kept = next(r.id for r in svc.tracks() if r.state == "ok")
+    index = svc.index()
+    start = len(index)
+    for i in range(3):
+        synth.write_track(folder / "more" / f"more-{i}.wav", FAMILIES[i], 7.0, seed=60 + i)
+    monkeypatch.setattr("songsim_desktop.core.service.load_or_rebuild",
+                        lambda *a, **k: pytest.fail("the index was rebuilt during the scan"))
+    sizes = []
+    for _progress in svc.scan_job(folder, workers=0, commit_every=1):  # driven as the GUI's worker does
+        result = svc.query_track(kept, k=50)
+        sizes.append(len(result.matches))
+    assert svc.index() is index and len(index) == start + 3
+    assert sizes[-1] == start + 2  # every ok track but the reference itself
+    assert sizes[0] < sizes[-1]  # the first answers came before the last batch was committed
