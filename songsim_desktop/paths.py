@@ -46,6 +46,11 @@ def index_dir(data: Path) -> Path:
     return path
 
 
+def decoder_log_path(data: Path) -> Path:
+    """Where decode worker processes send the decoders' own stderr chatter (see core.jobs)."""
+    return data / "logs" / "decoders.log"
+
+
 def user_models_dir(data: Path) -> Path:
     """Fine-tuned models: new files with their own ids; the shipped default is never overwritten."""
     path = data / "models"

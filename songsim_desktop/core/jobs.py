@@ -108,8 +108,13 @@ def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:
                          error=f"while decoding {prepared.path}: {CHANGED_WHILE_SCANNING}")
 
 
-def _worker_init() -> None:
+def _worker_init(decoder_log: Optional[str] = None) -> None:
     """Set up a decode worker process.
+
+    Decoders print to the C-level stderr (libmpg123 reports every MP3 seek that lands without its
+    bit reservoir as an "error", though the samples are fine): in a worker that noise would flood
+    the CLI's progress and the GUI's terminal, so the worker's fd 2 goes to ``decoder_log`` (kept
+    for diagnosing a real decoder crash).  Per-file failures come back as values, not on stderr.
 
     Ctrl-C in a terminal reaches the whole process group: only the main process may act on it (it
     cancels cleanly and keeps committed work); a worker dying of it would fail its file.  And if
@@ -117,6 +122,14 @@ def _worker_init() -> None:
     wait on its task queue forever, so a thread watches the parent and ends the worker with it.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if decoder_log:
+        try:
+            os.makedirs(os.path.dirname(decoder_log), exist_ok=True)
+            fd = os.open(decoder_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(fd, 2)
+            os.close(fd)
+        except OSError:
+            pass  # an unwritable log only means the noise stays on the terminal
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
@@ -134,7 +147,7 @@ def default_workers() -> int:
 
 def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel: CancelToken,
                     work: Optional[Callable[[str, FrontEndConfig], PreparedTrack]] = None,
-                    ) -> Iterator[PreparedTrack]:
+                    decoder_log: Optional[str] = None) -> Iterator[PreparedTrack]:
     """PreparedTracks for ``paths`` (in completion order); ``workers=0`` works in this process.
 
     At most ``2 * workers`` files are in flight, so memory stays bounded however big the library.
@@ -152,7 +165,8 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
     queue = list(reversed(paths))
     suspects: list[str] = []  # were in flight when the pool broke: retried alone
     context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                                  initargs=(decoder_log,))
     in_flight: dict[cf.Future, tuple[str, bool]] = {}  # future -> (path, ran alone)
     try:
         while queue or suspects or in_flight:
@@ -187,7 +201,8 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
                 suspects.extend(path for path, _alone in in_flight.values())
                 in_flight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                                  initargs=(decoder_log,))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -214,6 +229,7 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
              folder_tags: bool = False,
              before_commit: Optional[Callable[[PreparedTrack], None]] = None,
              on_commit: Optional[Callable[[list[int]], None]] = None,
+             decoder_log: Optional[str] = None,
              ) -> Generator[Progress, None, ScanReport]:
     """Scan ``root`` incrementally: new and changed files are decoded, embedded and committed.
 
@@ -247,7 +263,7 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
                 folder_tags=folder_tags, report=report, known_paths=known))
             batch.clear()
 
-    stream = prepared_stream([f.path for f in todo.to_process], cfg, workers, cancel)
+    stream = prepared_stream([f.path for f in todo.to_process], cfg, workers, cancel, decoder_log=decoder_log)
     done = 0
     try:
         for prepared in stream:

@@ -186,7 +186,9 @@ class SongsimService:
         try:
             for root in roots:
                 report = yield from jobs.scan_job(self.library, self.features, embedder, root, cancel, workers,
-                                                  folder_tags=folder_tags, on_commit=self._follow_commit, **job_options)
+                                                  folder_tags=folder_tags, on_commit=self._follow_commit,
+                                                  decoder_log=str(paths.decoder_log_path(self.data_dir)),
+                                                  **job_options)
                 for name in ("added", "updated", "unchanged", "missing"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
                 total.failed.extend(report.failed)

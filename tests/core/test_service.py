@@ -259,3 +259,14 @@ def test_queries_during_a_scan_see_each_committed_batch_without_a_rebuild(small,
     assert svc.index() is index and len(index) == start + 3
     assert sizes[-1] == start + 2  # every ok track but the reference itself
     assert sizes[0] < sizes[-1]  # the first answers came before the last batch was committed
+
+
+def test_decoder_chatter_goes_to_the_log_not_the_terminal(tmp_path, capfd):
+    """libmpg123 prints an 'error' for each MP3 seek without its bit reservoir (the samples are fine)."""
+    for i in range(2):
+        synth.write_track(tmp_path / "music" / f"t{i}.mp3", FAMILIES[i], 30.0, seed=i)
+    with SongsimService(tmp_path / "data") as svc:
+        report = drive(svc.scan_job(tmp_path / "music", workers=1))
+    assert (report.added, report.failed) == (2, [])
+    assert "libmpg123" not in capfd.readouterr().err
+    assert "libmpg123" in (tmp_path / "data" / "logs" / "decoders.log").read_text()
