@@ -97,3 +97,20 @@ def test_without_portaudio_the_output_is_disabled_with_a_fix(monkeypatch):
     p = Player(out)
     p.load(np.ones(100, dtype=np.float32), RATE)
     assert p.play() is False and p.state == "stopped"
+
+
+def test_without_an_output_device_the_output_is_disabled_with_a_reason(monkeypatch):
+    """PortAudio present but no sound card (a headless box, a muted VM): still no crash."""
+    import sys
+    import types
+
+    def no_device(kind=None):
+        raise ValueError("No output device matching ''")
+
+    monkeypatch.setitem(sys.modules, "sounddevice", types.SimpleNamespace(query_devices=no_device))
+    out = SoundDeviceOutput()
+    assert not out.available
+    assert "no audio output device" in out.reason and "No output device" in out.reason
+    p = Player(out)
+    p.load(np.ones(100, dtype=np.float32), RATE)
+    assert p.play() is False and p.state == "stopped"
