@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from songsim_desktop.core import library_records
+
 
 def similarity_percent(distance: float) -> float:
     """Readable similarity of two unit vectors at Euclidean ``distance`` (0..2): 100 * (1 - d/2)."""
@@ -86,13 +88,6 @@ class TrainReport:
 
 
 @dataclass
-class ModelRecord:
-    id: str
-    name: str
-    path: str
-    dim: int
-    parent_id: Optional[str]
-    created_at: Optional[str]
-    metrics: dict = field(default_factory=dict)
-    builtin: bool = False
+class ModelRecord(library_records.ModelRecord):
+    """A registered model as callers see it: the library's record plus whether it is the active one."""
     active: bool = False

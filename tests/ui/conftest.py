@@ -4,6 +4,7 @@ own data folder, and a window factory wired exactly as the app does (build_windo
 
 from __future__ import annotations
 
+import builtins
 import shutil
 from pathlib import Path
 
@@ -52,6 +53,19 @@ def empty_service(isolated_data_dir):
     svc = SongsimService()
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def no_portaudio(monkeypatch):
+    """``import sounddevice`` fails as it does where the PortAudio library is not installed."""
+    real_import = builtins.__import__
+
+    def importer(name, *args, **kwargs):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", importer)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-
 import numpy as np
 import pytest
 
@@ -82,15 +80,7 @@ def test_position_signal_moves_while_playing(qtbot, player):
     assert pos.args[0] == pytest.approx(1.2)
 
 
-def test_without_portaudio_the_output_is_disabled_with_a_fix(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_portaudio(name, *args, **kwargs):
-        if name == "sounddevice":
-            raise OSError("PortAudio library not found")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_portaudio)
+def test_without_portaudio_the_output_is_disabled_with_a_fix(no_portaudio):
     out = SoundDeviceOutput()
     assert not out.available
     assert "sudo apt-get install libportaudio2" in out.reason

@@ -159,17 +159,8 @@ def test_bad_reference_reaches_the_status_line_not_a_dialog(qtbot, scanned_servi
     assert window.search_tab.results_model.rowCount() == 0
 
 
-def test_without_portaudio_the_app_runs_with_audition_disabled(qtbot, scanned_service, make_window, monkeypatch,
+def test_without_portaudio_the_app_runs_with_audition_disabled(qtbot, scanned_service, make_window, no_portaudio,
                                                                tmp_path):
-    import builtins
-    real_import = builtins.__import__
-
-    def no_portaudio(name, *args, **kwargs):
-        if name == "sounddevice":
-            raise OSError("PortAudio library not found")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_portaudio)
     window = make_window(scanned_service, output=SoundDeviceOutput())
     tab = window.search_tab
     assert not window.ctx.player.available
