@@ -296,20 +296,21 @@ class Library(SqliteStore):
 
     def add_tags(self, track_ids: Iterable[int], tags: Iterable[str], source: str = "user") -> int:
         """Tag tracks (tags normalised); returns how many (track, tag) pairs were new."""
-        self._check_source(source)
-        rows = [(int(t), tag, source) for t in track_ids for tag in normalise_tags(tags)]
-        with self.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO tags(track_id, tag, source) VALUES (?,?,?)", rows)
-            return conn.total_changes - before
+        return self._change_tags("INSERT OR IGNORE INTO tags(track_id, tag, source) VALUES (?,?,?)",
+                                 track_ids, tags, source)
 
     def remove_tags(self, track_ids: Iterable[int], tags: Iterable[str], source: str = "user") -> int:
         """Untag tracks (only tags of that source); returns how many pairs were removed."""
+        return self._change_tags("DELETE FROM tags WHERE track_id = ? AND tag = ? AND source = ?",
+                                 track_ids, tags, source)
+
+    def _change_tags(self, sql: str, track_ids: Iterable[int], tags: Iterable[str], source: str) -> int:
+        """Run ``sql`` for every (track, normalised tag, source) in one transaction; rows changed."""
         self._check_source(source)
         rows = [(int(t), tag, source) for t in track_ids for tag in normalise_tags(tags)]
         with self.transaction() as conn:
             before = conn.total_changes
-            conn.executemany("DELETE FROM tags WHERE track_id = ? AND tag = ? AND source = ?", rows)
+            conn.executemany(sql, rows)
             return conn.total_changes - before
 
     def replace_tags(self, conn: sqlite3.Connection, track_id: int, tags: Iterable[str], source: str) -> None:
