@@ -53,6 +53,17 @@ __all__ = [
 ]
 
 
+
+def _vectors_query(columns: str, model_id: str, states: Iterable[str] | None) -> tuple[str, list]:
+    """SELECT ``columns`` over one model's vectors, joined to tracks in ``states`` (None = all)."""
+    sql = f"SELECT {columns} FROM vectors v JOIN tracks t ON t.id = v.track_id WHERE v.model_id = ?"
+    params: list = [model_id]
+    if states is not None:
+        wanted = list(states)
+        sql += f" AND t.state IN ({placeholders(len(wanted))})"
+        params += wanted
+    return sql, params
+
 class Library(SqliteStore):
     """``Library(path)`` opens (creating and migrating) the library database at ``path``."""
 
@@ -221,12 +232,7 @@ class Library(SqliteStore):
         Only tracks in ``states`` (None = all).  With no vectors the matrix is (0, dim) where dim is
         the registered model's, else (0, 0).
         """
-        sql = "SELECT v.track_id, v.vector FROM vectors v JOIN tracks t ON t.id = v.track_id WHERE v.model_id = ?"
-        params: list = [model_id]
-        if states is not None:
-            wanted = list(states)
-            sql += f" AND t.state IN ({placeholders(len(wanted))})"
-            params += wanted
+        sql, params = _vectors_query("v.track_id, v.vector", model_id, states)
         with self.read() as conn:
             rows = conn.execute(sql + " ORDER BY v.track_id", params).fetchall()
             dim_row = conn.execute("SELECT dim FROM models WHERE id = ?", (model_id,)).fetchone()
@@ -266,12 +272,7 @@ class Library(SqliteStore):
             return [r[0] for r in rows]
 
     def vector_count(self, model_id: str, states: Iterable[str] | None = ("ok",)) -> int:
-        sql = "SELECT COUNT(*) FROM vectors v JOIN tracks t ON t.id = v.track_id WHERE v.model_id = ?"
-        params: list = [model_id]
-        if states is not None:
-            wanted = list(states)
-            sql += f" AND t.state IN ({placeholders(len(wanted))})"
-            params += wanted
+        sql, params = _vectors_query("COUNT(*)", model_id, states)
         with self.read() as conn:
             return conn.execute(sql, params).fetchone()[0]
 
