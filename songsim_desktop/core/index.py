@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # only for annotations; the index never needs the library oth
 
 STAMP_FORMAT = 1
 EXACT_LIMIT = 1000
+TYPICAL_SAMPLE = 256  # tracks sampled for the library's distance scale: 32,640 pairs
 # Graph parameters: M=16 / ef_construction=200 give recall ~0.99 at k=10 on 128-d vectors.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 200
@@ -53,6 +54,7 @@ class VectorIndex:
         self._lock = threading.RLock()
         self._live: set[int] = set()
         self._index = self._new_hnsw(16)
+        self._typical: tuple[int, np.ndarray] | None = None  # (size when sampled, sorted distances)
 
     # -- files -------------------------------------------------------------------------------
     @property
@@ -105,6 +107,7 @@ class VectorIndex:
         with self._lock:
             self._index = index
             self._live = {int(i) for i in ids}
+            self._typical = None
 
     def add(self, ids, vectors) -> None:
         """Add vectors (or replace those of ids already present, deleted ones included)."""
@@ -166,6 +169,29 @@ class VectorIndex:
             # hnswlib cannot always fill k slots when many elements are marked deleted.
             return self._exact(query, wanted)
         return labels[0].astype(np.int64), np.sqrt(np.maximum(squared[0], 0.0))
+
+    def typical_distances(self) -> np.ndarray:
+        """Sorted distances between pairs of up to TYPICAL_SAMPLE tracks (a seeded sample).
+
+        The library's own scale, for readable similarities (reports.similarity_percent).  Cached
+        until the index grows or shrinks by more than a tenth, so queries during a scan stay cheap.
+        """
+        with self._lock:
+            count = len(self._live)
+            if self._typical is not None and abs(count - self._typical[0]) <= self._typical[0] // 10:
+                return self._typical[1]
+            ids = np.array(sorted(self._live), dtype=np.int64)
+            if len(ids) > TYPICAL_SAMPLE:
+                ids = np.sort(np.random.default_rng(0).choice(ids, TYPICAL_SAMPLE, replace=False))
+            distances = np.zeros(0, dtype=np.float32)
+            if len(ids) >= 2:
+                m = np.asarray(self._index.get_items(ids, return_type="numpy"), dtype=np.float64)
+                squared = (m * m).sum(1)
+                gram = squared[:, None] + squared[None, :] - 2.0 * (m @ m.T)
+                upper = np.triu_indices(len(ids), 1)
+                distances = np.sort(np.sqrt(np.maximum(gram[upper], 0.0))).astype(np.float32)
+            self._typical = (count, distances)
+            return distances
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, fingerprint: str | None = None) -> None:
@@ -233,6 +259,7 @@ class VectorIndex:
         with self._lock:
             self._index = index
             self._live = live
+            self._typical = None
             self.fingerprint = stamp.get("fingerprint")
 
     @staticmethod

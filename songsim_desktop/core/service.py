@@ -252,14 +252,16 @@ class SongsimService:
         return self._matches(track.path, model_id, vector, k, {track.id}, os.path.realpath(track.path))
 
     def _matches(self, reference: str, model_id: str, vector, k: int, exclude: set, real_ref: str) -> QueryResult:
-        found = self.index().query(vector, k + 1, exclude_ids=exclude)
+        index = self.index()
+        found = index.query(vector, k + 1, exclude_ids=exclude)
+        typical = index.typical_distances()
         matches = []
         for tid, dist in found:
             track = self.library.track(tid)
             # The same file reached through another path (a symlinked folder) is still itself.
             if track is None or os.path.realpath(track.path) == real_ref:
                 continue
-            matches.append(Match(tid, track.path, dist, similarity_percent(dist), track.title, track.artist,
+            matches.append(Match(tid, track.path, dist, similarity_percent(dist, typical), track.title, track.artist,
                                  list(track.tags)))
         return QueryResult(reference, model_id, matches[:k])
 

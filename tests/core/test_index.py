@@ -214,3 +214,19 @@ def test_exact_search_breaks_ties_by_smaller_id():
     matrix = np.zeros((3, 2), dtype=np.float32)
     got_ids, dists = exact_search(ids, matrix, np.ones(2, dtype=np.float32), 2)
     assert got_ids.tolist() == [3, 5] and dists == pytest.approx([np.sqrt(2)] * 2)
+
+
+def test_typical_distances_are_the_library_pairs_and_follow_its_growth(tmp_path, monkeypatch):
+    ids, vecs = np.arange(1, 41), unit_vectors(40, seed=7)
+    index = VectorIndex(tmp_path, "m1", DIM)
+    assert len(index.typical_distances()) == 0  # an empty library has no scale
+    index.build(ids[:20], vecs[:20])
+    pairs = [np.linalg.norm(vecs[i] - vecs[j]) for i in range(20) for j in range(i + 1, 20)]
+    np.testing.assert_allclose(index.typical_distances(), sorted(pairs), atol=1e-5)
+    index.add(ids[20:21], vecs[20:21])  # within a tenth: the cached scale serves
+    assert len(index.typical_distances()) == 20 * 19 // 2
+    index.add(ids[21:], vecs[21:])  # doubled: sampled again
+    assert len(index.typical_distances()) == 40 * 39 // 2
+    monkeypatch.setattr("songsim_desktop.core.index.TYPICAL_SAMPLE", 10)
+    index.build(ids, vecs)  # a big library is sampled, not squared
+    assert len(index.typical_distances()) == 10 * 9 // 2

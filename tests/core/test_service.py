@@ -62,8 +62,11 @@ def test_the_reference_is_never_its_own_match(library):
     assert [m.track_id for m in by_track.matches] == [m.track_id for m in by_file.matches]
     distances = [m.distance for m in by_track.matches]
     assert distances == sorted(distances) and 0.0 <= distances[0] <= 2.0
+    typical = svc.index().typical_distances()
     for m in by_track.matches:
-        assert m.similarity == pytest.approx(100 * (1 - m.distance / 2))
+        assert m.similarity == pytest.approx(similarity_percent(m.distance, typical))
+    scores = [m.similarity for m in by_track.matches]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
     # its sibling of the same family is the nearest
     assert made[Path(by_track.matches[0].path)] == made[src]
 
@@ -84,8 +87,20 @@ def test_the_same_file_through_a_symlink_is_still_excluded(library, tmp_path):
 
 
 def test_similarity_is_readable_and_clamped():
+    """Without a library scale: the absolute 100 * (1 - d/2) of unit vectors, clamped."""
     assert (similarity_percent(0.0), similarity_percent(1.0), similarity_percent(2.0)) == (100.0, 50.0, 0.0)
     assert similarity_percent(2.5) == 0.0 and similarity_percent(-0.1) == 100.0
+    assert similarity_percent(1.0, np.array([0.5, 1.5])) == 50.0  # two pairs are too few to be a scale
+
+
+def test_similarity_is_the_share_of_library_pairs_farther_apart():
+    typical = np.array([0.1, 0.2, 0.3, 0.4])  # the library's pair distances, sorted
+    assert similarity_percent(0.05, typical) == 100.0  # closer than every pair
+    assert similarity_percent(0.25, typical) == 50.0  # closer than 0.3 and 0.4
+    assert similarity_percent(0.3, typical) == 25.0  # a tie is not "closer"
+    assert similarity_percent(0.9, typical) == 0.0
+    # the same distance reads differently in a tight library and in a spread one
+    assert similarity_percent(0.05, typical / 10) == 0.0
 
 
 def test_status_tracks_and_export(library, tmp_path):

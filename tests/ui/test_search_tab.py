@@ -45,9 +45,11 @@ def test_dropping_a_file_gives_ranked_results(searched):
     assert len(rows) == 2 * len(FAMILIES)  # k = 25 > library size: every track, ranked
     distances = [m.distance for m in rows]
     assert distances == sorted(distances)
+    typical = window.ctx.service.index().typical_distances()
     for i, m in enumerate(rows):
         assert tab.results_model.data(tab.results_model.index(i, 0)) == str(i + 1)
-        assert m.similarity == pytest.approx(similarity_percent(m.distance))
+        assert m.similarity == pytest.approx(similarity_percent(m.distance, typical))
+        assert tab.results_model.data(tab.results_model.index(i, 4)) == f"{m.similarity:.0f} %"
     assert "8 similar tracks" in tab.reference_detail.text()
     # The reference's spectrogram was computed by a worker and drawn above the results.
     assert tab.reference_view.has_data
