@@ -14,14 +14,15 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar,
-    QPushButton, QStackedWidget, QVBoxLayout, QWidget,
+    QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.demo_library import demo_library_job
-from songsim_desktop.ui.models import RecordFilterProxy, record_table
+from songsim_desktop.ui.models import RecordFilterProxy
 from songsim_desktop.ui.workers import Worker
+from songsim_desktop.ui.widgets import push_button, record_table
 
 TABLE_REFRESH_MS = 600  # while a scan runs: often enough to see rows arrive, rarely enough to be free
 
@@ -69,12 +70,12 @@ class LibraryTab(QWidget):
         layout.addWidget(hello)
         row = QHBoxLayout()
         row.addStretch(1)
-        self.first_run_folder_button = QPushButton("Choose music folder…")
-        self.first_run_folder_button.setToolTip("Scan a folder of your music (nothing is written into it)")
-        self.first_run_folder_button.clicked.connect(self.choose_folder)
-        self.demo_button = QPushButton("Open demo library")
-        self.demo_button.setToolTip("Generate 24 short synthesised tracks in songsim's data folder and scan them")
-        self.demo_button.clicked.connect(self.open_demo_library)
+        self.first_run_folder_button = push_button(
+            "Choose music folder…", "Scan a folder of your music (nothing is written into it)",
+            self.choose_folder)
+        self.demo_button = push_button(
+            "Open demo library", "Generate 24 short synthesised tracks in songsim's data folder and scan them",
+            self.open_demo_library)
         for button in (self.first_run_folder_button, self.demo_button):
             button.setMinimumHeight(40)
             row.addWidget(button)
@@ -91,18 +92,18 @@ class LibraryTab(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
-        self.add_button = QPushButton("Add folder…")
-        self.add_button.setToolTip("Add a music folder and scan it (Ctrl+Shift+O); or drop a folder on the window")
-        self.add_button.clicked.connect(self.choose_folder)
-        self.rescan_button = QPushButton("Rescan")
-        self.rescan_button.setToolTip("Scan every folder again; only new or changed files are decoded (F5)")
-        self.rescan_button.clicked.connect(lambda: self.start_scan(None))
+        self.add_button = push_button(
+            "Add folder…", "Add a music folder and scan it (Ctrl+Shift+O); or drop a folder on the window",
+            self.choose_folder)
+        self.rescan_button = push_button(
+            "Rescan", "Scan every folder again; only new or changed files are decoded (F5)",
+            lambda: self.start_scan(None))
         self.folder_combo = QComboBox()
         self.folder_combo.setToolTip("Music folders in the library")
         self.folder_combo.setMinimumContentsLength(24)
-        self.remove_button = QPushButton("Remove folder")
-        self.remove_button.setToolTip("Forget the chosen folder's tracks (the files are not touched)")
-        self.remove_button.clicked.connect(self.remove_current_folder)
+        self.remove_button = push_button(
+            "Remove folder", "Forget the chosen folder's tracks (the files are not touched)",
+            self.remove_current_folder)
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter: title, artist, album, genre, tags…")
         self.filter_edit.setClearButtonEnabled(True)
@@ -116,9 +117,7 @@ class LibraryTab(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
         self.progress_label = QLabel("")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the scan; everything scanned so far is kept")
-        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.cancel_button = push_button("Cancel", "Stop the scan; everything scanned so far is kept", self.cancel_scan)
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addWidget(self.progress_label)
         progress_row.addWidget(self.cancel_button)

@@ -13,7 +13,6 @@ from typing import Any, Optional, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QMimeData, QModelIndex, QSortFilterProxyModel, Qt, QUrl
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2  # the record itself
@@ -193,20 +192,3 @@ class RecordFilterProxy(QSortFilterProxyModel):
     def record(self, proxy_row: int):
         return self.sourceModel().record(self.mapToSource(self.index(proxy_row, 0)).row())
 
-
-def record_table(proxy: QSortFilterProxyModel, *, draggable: bool = True) -> QTableView:
-    """A sortable, multi-select table of tracks or results, rows dragged out as files.
-
-    One constructor for the library, search and training tables so they behave alike.
-    """
-    table = QTableView()
-    table.setModel(proxy)
-    table.setSortingEnabled(True)
-    table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    if draggable:
-        table.setDragEnabled(True)
-        table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-    table.verticalHeader().setVisible(False)
-    return table

@@ -10,10 +10,11 @@ import logging
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem, QVBoxLayout
 
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.workers import Worker
+from songsim_desktop.ui.widgets import push_button
 
 
 class ModelsPanel(QGroupBox):
@@ -27,12 +28,12 @@ class ModelsPanel(QGroupBox):
         self.models_list = QListWidget()
         self.models_list.setToolTip("The active model is marked ●; the shipped default is always kept")
         row = QHBoxLayout()
-        self.activate_button = QPushButton("Use selected model")
-        self.activate_button.setToolTip("Make the selected model active and re-embed the library with it")
-        self.activate_button.clicked.connect(self.activate_selected_model)
-        self.default_button = QPushButton("Back to default")
-        self.default_button.setToolTip("Switch back to the model shipped with songsim")
-        self.default_button.clicked.connect(self.activate_default_model)
+        self.activate_button = push_button(
+            "Use selected model", "Make the selected model active and re-embed the library with it",
+            self.activate_selected_model)
+        self.default_button = push_button(
+            "Back to default", "Switch back to the model shipped with songsim",
+            self.activate_default_model)
         row.addWidget(self.activate_button)
         row.addWidget(self.default_button)
         layout.addWidget(self.models_list, 1)

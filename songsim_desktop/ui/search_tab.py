@@ -14,15 +14,16 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSplitter,
+    QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QSlider, QSplitter,
     QVBoxLayout, QWidget,
 )
 
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
-from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration, record_table
+from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
 from songsim_desktop.ui.preview import Preview, PreviewCache, load_preview
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
+from songsim_desktop.ui.widgets import push_button, record_table
 
 REFERENCE, RESULT = "reference", "result"
 AUDIO_FILTER = "Audio files (*.wav *.flac *.mp3 *.ogg *.opus *.aif *.aiff *.m4a *.aac);;All files (*)"
@@ -54,9 +55,9 @@ class SearchTab(QWidget):
         self.reference_detail = QLabel("Drop an audio file on the window, use File > Open (Ctrl+O), or pick "
                                        "“Find similar” on a library track.")
         self.reference_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_button = QPushButton("Open reference…")
-        self.open_button.setToolTip("Choose any audio file as the reference (Ctrl+O)")
-        self.open_button.clicked.connect(self.choose_reference)
+        self.open_button = push_button(
+            "Open reference…", "Choose any audio file as the reference (Ctrl+O)",
+            self.choose_reference)
         header = QHBoxLayout()
         text = QVBoxLayout()
         text.addWidget(self.reference_title)
@@ -76,15 +77,15 @@ class SearchTab(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._current_result_changed)
 
         buttons = QHBoxLayout()
-        self.copy_button = QPushButton("Copy paths")
-        self.copy_button.setToolTip("Copy the selected results' paths (Ctrl+Shift+C)")
-        self.copy_button.clicked.connect(self.copy_selected_paths)
-        self.reveal_button = QPushButton("Reveal in folder")
-        self.reveal_button.setToolTip("Show the selected result in the file manager")
-        self.reveal_button.clicked.connect(self.reveal_selected)
-        self.export_button = QPushButton("Export M3U…")
-        self.export_button.setToolTip("Save the result list as a playlist (Ctrl+E)")
-        self.export_button.clicked.connect(self.choose_export_path)
+        self.copy_button = push_button(
+            "Copy paths", "Copy the selected results' paths (Ctrl+Shift+C)",
+            self.copy_selected_paths)
+        self.reveal_button = push_button(
+            "Reveal in folder", "Show the selected result in the file manager",
+            self.reveal_selected)
+        self.export_button = push_button(
+            "Export M3U…", "Save the result list as a playlist (Ctrl+E)",
+            self.choose_export_path)
         for b in (self.copy_button, self.reveal_button, self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
@@ -95,15 +96,11 @@ class SearchTab(QWidget):
         self.result_view.seekRequested.connect(lambda t: self.seek_in(RESULT, t))
 
         transport = QHBoxLayout()
-        self.play_button = QPushButton("Play")
-        self.play_button.setToolTip("Play / pause (Space)")
-        self.play_button.clicked.connect(self.play_pause)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop and rewind (Ctrl+.)")
-        self.stop_button.clicked.connect(self.player.stop)
-        self.ab_button = QPushButton("A/B: reference ⇄ result")
-        self.ab_button.setToolTip("Switch between the reference and the selected result at the same position (T)")
-        self.ab_button.clicked.connect(self.toggle_reference_result)
+        self.play_button = push_button("Play", "Play / pause (Space)", self.play_pause)
+        self.stop_button = push_button("Stop", "Stop and rewind (Ctrl+.)", self.player.stop)
+        self.ab_button = push_button(
+            "A/B: reference ⇄ result", "Switch between the reference and the selected result at the same position (T)",
+            self.toggle_reference_result)
         self.loop_box = QCheckBox("Loop")
         self.loop_box.setToolTip("Loop playback (L)")
         self.loop_box.setChecked(s.loop)

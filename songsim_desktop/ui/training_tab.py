@@ -16,15 +16,16 @@ from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QListWidget, QProgressBar, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
+    QListWidget, QProgressBar, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from songsim_desktop import training
 from songsim_desktop.settings import LOSSES
 from songsim_desktop.ui.context import AppContext
-from songsim_desktop.ui.models import RecordFilterProxy, record_table
+from songsim_desktop.ui.models import RecordFilterProxy
 from songsim_desktop.ui.models_panel import ModelsPanel
 from songsim_desktop.ui.workers import Worker
+from songsim_desktop.ui.widgets import push_button, record_table
 
 INSTALL_HINT = ("Fine-tuning needs PyTorch, which is not installed.\n"
                 "Install the training extra, then restart songsim:\n\n    pip install 'songsim-desktop[train]'\n\n"
@@ -99,21 +100,19 @@ class TrainingTab(QWidget):
         self.tag_edit.setPlaceholderText("tag, e.g. dark, pads, 90s-house")
         self.tag_edit.setToolTip("Tags to add or remove on the selected tracks (comma separated)")
         self.tag_edit.returnPressed.connect(self.add_tags_to_selected)
-        self.add_tag_button = QPushButton("Add tag")
-        self.add_tag_button.setToolTip("Add the tag(s) to the selected tracks")
-        self.add_tag_button.clicked.connect(self.add_tags_to_selected)
-        self.remove_tag_button = QPushButton("Remove tag")
-        self.remove_tag_button.setToolTip("Remove the tag(s) from the selected tracks")
-        self.remove_tag_button.clicked.connect(self.remove_tags_from_selected)
+        self.add_tag_button = push_button("Add tag", "Add the tag(s) to the selected tracks", self.add_tags_to_selected)
+        self.remove_tag_button = push_button(
+            "Remove tag", "Remove the tag(s) from the selected tracks",
+            self.remove_tags_from_selected)
         for w in (self.tag_edit, self.add_tag_button, self.remove_tag_button):
             edit_row.addWidget(w)
         import_row = QHBoxLayout()
-        self.import_folders_button = QPushButton("Import from folder names")
-        self.import_folders_button.setToolTip("Each track gets its parent folder's name as a tag")
-        self.import_folders_button.clicked.connect(self.import_folder_tags)
-        self.import_meta_button = QPushButton("Import from file metadata")
-        self.import_meta_button.setToolTip("Each track's genre tag becomes a tag")
-        self.import_meta_button.clicked.connect(self.import_metadata_tags)
+        self.import_folders_button = push_button(
+            "Import from folder names", "Each track gets its parent folder's name as a tag",
+            self.import_folder_tags)
+        self.import_meta_button = push_button(
+            "Import from file metadata", "Each track's genre tag becomes a tag",
+            self.import_metadata_tags)
         import_row.addWidget(self.import_folders_button)
         import_row.addWidget(self.import_meta_button)
         self.tag_counts_list = QListWidget()
@@ -170,13 +169,13 @@ class TrainingTab(QWidget):
         form.addRow("Learn from", sources)
         layout.addLayout(form)
         row = QHBoxLayout()
-        self.start_button = QPushButton("Start fine-tuning")
-        self.start_button.setToolTip("Fine-tune on your tags in the background; the new model becomes active")
-        self.start_button.clicked.connect(self.start_training)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop training now; the active model stays as it was")
+        self.start_button = push_button(
+            "Start fine-tuning", "Fine-tune on your tags in the background; the new model becomes active",
+            self.start_training)
+        self.cancel_button = push_button(
+            "Cancel", "Stop training now; the active model stays as it was",
+            self.cancel_training)
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel_training)
         row.addWidget(self.start_button)
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
