@@ -35,6 +35,9 @@ SUPPORTED_EXTENSIONS = frozenset({
 })
 MIN_DURATION_S = 1.0
 SILENCE_DBFS = -60.0
+# Float files can hold any number.  Honest float masters go a little over full scale; a peak
+# 40 dB above it is damage (random bytes in a float WAV's data chunk reach 1e38).
+MAX_PEAK_DBFS = 40.0
 # Decoded before each crop window and dropped (see _read_window).
 _PREROLL_S = 0.15
 # Small reads when measuring a damaged file: a read that hits the cut loses its whole block.
@@ -59,6 +62,8 @@ def _check_file(path: Path) -> None:
         raise DecodeError("file not found (it was moved or deleted)", path=path) from None
     except PermissionError:
         raise DecodeError("permission denied (cannot read the file)", path=path) from None
+    except OSError as err:  # a symlink loop, a name too long, a dead network share...
+        raise DecodeError(f"cannot read the file ({err.strerror or err})", path=path) from None
     if path.is_dir():
         raise DecodeError("is a folder, not an audio file", path=path)
     if st.st_size == 0:
@@ -170,6 +175,9 @@ def read_crops(path: str | os.PathLike, cfg: FrontEndConfig) -> tuple[np.ndarray
             frames = _readable_frames(src)
             if frames == 0:
                 raise DecodeError("not a readable audio file (no audio data could be decoded)", path=path)
+            # A window's small reads are aligned differently from the measuring ones, and the read
+            # that meets the cut loses its whole block: keep one block clear of the cut.
+            frames = max(1, frames - _SMALL_BLOCK) if truncated else frames
         duration = frames / src.sample_rate
         if duration < MIN_DURATION_S:
             raise _too_short(path, duration, truncated)
@@ -178,11 +186,33 @@ def read_crops(path: str | os.PathLike, cfg: FrontEndConfig) -> tuple[np.ndarray
             if crops is None:
                 raise DecodeError("not a readable audio file (decoding failed part-way)", path=path)
         info = AudioInfo(str(path), duration, src.sample_rate, src.channels, src.format)
-    peak = float(np.max(np.abs(crops))) if crops.size else 0.0
-    if peak <= 10 ** (SILENCE_DBFS / 20):
-        level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
-        raise DecodeError(f"silent: peak level {level} dBFS is below {SILENCE_DBFS:.0f} dBFS", path=path)
+    _check_samples(path, crops)
     return crops, info
+
+
+def _check_samples(path, crops: np.ndarray) -> None:
+    """Refuse crops that are not sound: damaged (non-finite or absurdly loud) or silent.
+
+    Damaged samples are an error, not cleaned: resampling has already smeared each NaN over its
+    neighbours, so zeroing them would embed an invented signal under the file's name.  The user
+    learns the file is damaged and can replace it.  A constant (DC) offset is no sound either: the
+    level is measured around each crop's mean.
+    """
+    finite = np.isfinite(crops)
+    if not finite.all():
+        bad = crops.size - int(np.count_nonzero(finite))
+        raise DecodeError(f"damaged audio data: {bad} of the samples read are NaN or infinite "
+                          "(replace or re-export the file)", path=path)
+    peak = float(np.max(np.abs(crops))) if crops.size else 0.0
+    if peak > 10 ** (MAX_PEAK_DBFS / 20):
+        raise DecodeError(f"damaged audio data: peak level {20 * np.log10(peak):+.0f} dBFS is far above "
+                          "full scale (replace or re-export the file)", path=path)
+    centred = crops - crops.mean(axis=1, keepdims=True) if crops.size else crops
+    swing = float(np.max(np.abs(centred))) if crops.size else 0.0
+    if swing <= 10 ** (SILENCE_DBFS / 20):
+        level = "-inf" if swing == 0 else f"{20 * np.log10(swing):.0f}"
+        what = " (only a constant DC offset)" if peak > 10 ** (SILENCE_DBFS / 20) else ""
+        raise DecodeError(f"silent{what}: peak level {level} dBFS is below {SILENCE_DBFS:.0f} dBFS", path=path)
 
 
 def _crops_within(src: Source, frames: int, cfg: FrontEndConfig) -> np.ndarray | None:

@@ -82,17 +82,37 @@ class SoundFileSource(_Closing):
             # A truncated FLAC fails a large read that runs into the cut; small reads recover
             # everything before it, and core.audio then works within what decodes.
             self._reopen()
-            got: list[np.ndarray] = []
-            count = 0
-            try:
-                for block in self.blocks(start, _SMALL_BLOCK):
-                    got.append(block[: frames - count])
-                    count += len(got[-1])
-                    if count >= frames:
-                        break
-            except sf.LibsndfileError:
-                pass
-            return np.concatenate(got) if got else np.zeros((0, self.channels), dtype=np.float32)
+            got = self._gather(self.blocks(start, _SMALL_BLOCK), frames)
+            if len(got) == 0 and start > 0:
+                # libsndfile's FLAC seek fails anywhere in a truncated file (it bisects towards
+                # the promised end): reach ``start`` by decoding from the beginning instead.
+                self._reopen()
+                got = self._gather(self._skipping(self.blocks(0, _SMALL_BLOCK), start), frames)
+            return got
+
+    def _gather(self, blocks: Iterator[np.ndarray], frames: int) -> np.ndarray:
+        """Up to ``frames`` frames from ``blocks``, stopping quietly where decoding fails."""
+        got: list[np.ndarray] = []
+        count = 0
+        try:
+            for block in blocks:
+                got.append(block[: frames - count])
+                count += len(got[-1])
+                if count >= frames:
+                    break
+        except sf.LibsndfileError:
+            pass
+        return np.concatenate(got) if got else np.zeros((0, self.channels), dtype=np.float32)
+
+    @staticmethod
+    def _skipping(blocks: Iterator[np.ndarray], frames: int) -> Iterator[np.ndarray]:
+        """``blocks`` without their first ``frames`` frames."""
+        for block in blocks:
+            if frames >= len(block):
+                frames -= len(block)
+                continue
+            yield block[frames:]
+            frames = 0
 
     def blocks(self, start: int, blocksize: int) -> Iterator[np.ndarray]:
         if start >= self.frames:
