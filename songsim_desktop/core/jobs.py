@@ -17,6 +17,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Optional
 
@@ -32,6 +33,7 @@ from songsim_desktop.errors import DecodeError
 
 COMMIT_EVERY = 16
 CHANGED_WHILE_SCANNING = "changed while scanning (it was rewritten while songsim read it; scan again)"
+DELETED_WHILE_SCANNING = "deleted while scanning (it was removed or moved after the folder was listed)"
 
 
 @dataclass
@@ -55,6 +57,8 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
     """
     try:
         before = identity_of(path)
+    except FileNotFoundError:
+        return PreparedTrack(path, None, None, None, error=f"while decoding {path}: {DELETED_WHILE_SCANNING}")
     except OSError as err:
         return PreparedTrack(path, None, None, None, error=f"while reading {path}: {err.strerror or err}")
     info = logmel = error = None
@@ -62,6 +66,8 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
     try:
         crops, info = audio.read_crops(path, cfg)
         logmel = logmel_batch(crops, cfg)
+        if not np.isfinite(logmel).all():  # the embedder must never see NaN (it poisons the index)
+            raise DecodeError("the spectrogram has NaN or infinite values (damaged audio data)", path=path)
     except DecodeError as err:
         error = str(err)
     except MemoryError:
@@ -75,6 +81,9 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
             tags = {}
     try:
         after = identity_of(path)
+    except FileNotFoundError:
+        return PreparedTrack(path, before.size, before.mtime_ns, None,
+                             error=f"while decoding {path}: {DELETED_WHILE_SCANNING}")
     except OSError:
         after = None
     if after != before:
@@ -91,6 +100,9 @@ def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:
     """
     try:
         now = identity_of(prepared.path)
+    except FileNotFoundError:
+        return PreparedTrack(prepared.path, prepared.size, prepared.mtime_ns, None,
+                             error=f"while decoding {prepared.path}: {DELETED_WHILE_SCANNING}")
     except OSError:
         now = None
     if now is not None and (now.size, now.mtime_ns) == (prepared.size, prepared.mtime_ns):
@@ -141,19 +153,51 @@ def _exit_with_parent(sentinel: int) -> None:
     os._exit(1)
 
 
+# A decoder that hangs (a damaged or hostile file) must not hang the scan.  Each file gets a limit
+# scaled to its duration, estimated from its size at the lowest bitrate a music file has (so a
+# duration is never underestimated); crops decode many times faster than real time.
+DECODE_LIMIT_BASE_S = 60.0
+DECODE_LIMIT_PER_AUDIO_S = 0.05  # 20x slower than needed on a typical machine is still "hung"
+_LOWEST_BYTES_PER_S = 4000  # 32 kbit/s
+
+
+def decode_time_limit(path: str) -> float:
+    """Seconds a worker may spend on ``path`` before it is deemed hung and replaced."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0
+    return float(round(DECODE_LIMIT_BASE_S + DECODE_LIMIT_PER_AUDIO_S * size / _LOWEST_BYTES_PER_S))
+
+
+def _kill_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """End a pool whose worker hangs: shutdown() alone would wait for the hung task forever."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError):
+            pass  # already gone
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel: CancelToken,
                     work: Optional[Callable[[str, FrontEndConfig], PreparedTrack]] = None,
-                    decoder_log: Optional[str] = None) -> Iterator[PreparedTrack]:
+                    decoder_log: Optional[str] = None,
+                    time_limit: Callable[[str], float] = decode_time_limit) -> Iterator[PreparedTrack]:
     """PreparedTracks for ``paths`` (in completion order); ``workers=0`` works in this process.
 
     At most ``2 * workers`` files are in flight, so memory stays bounded however big the library.
     A worker that dies (a decoder crashing on a malicious file) breaks the whole pool: it is
     rebuilt, and the files that were in flight are retried one at a time, so only the file that
-    crashes on its own is reported -- never its innocent neighbours.
+    crashes on its own is reported -- never its innocent neighbours.  A file not done within
+    ``time_limit(path)`` seconds of its submission is treated alike: its pool is killed and
+    rebuilt, the others in flight go back to the queue, and the file is retried alone; if it
+    overruns alone too, it fails ("decoding took longer than N s").  (``workers=0`` has no
+    limit: a hung decoder in this very process cannot be stopped.)
     """
     work = work or prepare_track  # looked up now, so a test can stand in for the decoder
     if workers <= 0:
@@ -163,26 +207,38 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
             yield work(path, cfg)
         return
     queue = list(reversed(paths))
-    suspects: list[str] = []  # were in flight when the pool broke: retried alone
+    suspects: list[str] = []  # were in flight when the pool broke, or overran: retried alone
     context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                                  initargs=(decoder_log,))
-    in_flight: dict[cf.Future, tuple[str, bool]] = {}  # future -> (path, ran alone)
+
+    def new_pool() -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                                      initargs=(decoder_log,))
+
+    pool = new_pool()
+    in_flight: dict[cf.Future, tuple[str, bool, float]] = {}  # future -> (path, ran alone, limit)
+    deadlines: dict[cf.Future, float] = {}
+
+    def submit(path: str, alone: bool) -> None:
+        limit = time_limit(path)
+        future = pool.submit(work, path, cfg)
+        in_flight[future] = (path, alone, limit)
+        deadlines[future] = time.monotonic() + limit
+
     try:
         while queue or suspects or in_flight:
             if not cancel.cancelled:
                 if suspects and not in_flight:
-                    path = suspects.pop()
-                    in_flight[pool.submit(work, path, cfg)] = (path, True)
+                    submit(suspects.pop(), True)
                 while not suspects and queue and len(in_flight) < 2 * workers:
-                    path = queue.pop()
-                    in_flight[pool.submit(work, path, cfg)] = (path, False)
+                    submit(queue.pop(), False)
             if cancel.cancelled or not in_flight:
                 return
-            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            wait_s = max(0.0, min(deadlines.values()) - time.monotonic())
+            finished, _ = cf.wait(in_flight, timeout=wait_s, return_when=cf.FIRST_COMPLETED)
             broken = False
             for future in finished:
-                path, alone = in_flight.pop(future)
+                path, alone, _limit = in_flight.pop(future)
+                deadlines.pop(future)
                 try:
                     result = future.result()
                 except cf.process.BrokenProcessPool:
@@ -198,11 +254,23 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
                                            error=f"while decoding {path}: {type(err).__name__}: {err}")
                 yield result
             if broken:
-                suspects.extend(path for path, _alone in in_flight.values())
+                suspects.extend(path for path, _alone, _limit in in_flight.values())
+            elif not finished:  # a deadline passed
+                now = time.monotonic()
+                for future, (path, alone, limit) in in_flight.items():
+                    if deadlines[future] > now:
+                        queue.append(path)  # innocent: only its worker pool dies with the hung one
+                    elif alone:
+                        yield PreparedTrack(path, None, None, None, error=(
+                            f"while decoding {path}: decoding took longer than {limit:.0f} s "
+                            "(the decoder hung on this file; its worker was replaced)"))
+                    else:
+                        suspects.append(path)
+            if broken or not finished:
                 in_flight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                                  initargs=(decoder_log,))
+                deadlines.clear()
+                _kill_workers(pool)
+                pool = new_pool()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
