@@ -58,7 +58,7 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
     try:
         before = identity_of(path)
     except FileNotFoundError:
-        return PreparedTrack(path, None, None, None, error=f"while decoding {path}: {DELETED_WHILE_SCANNING}")
+        return PreparedTrack(path, None, None, None, error=f"while reading {path}: {DELETED_WHILE_SCANNING}")
     except OSError as err:
         return PreparedTrack(path, None, None, None, error=f"while reading {path}: {err.strerror or err}")
     info = logmel = error = None
