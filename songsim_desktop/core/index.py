@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Iterable
 import hnswlib
 import numpy as np
 
+from songsim_desktop.core.hnsw_file import check_hnsw_file
 from songsim_desktop.errors import IndexCorruptError
 
 if TYPE_CHECKING:  # only for annotations; the index never needs the library otherwise
@@ -203,6 +204,14 @@ class VectorIndex:
         """
         if fingerprint is not None:
             self.fingerprint = fingerprint
+        try:
+            self._save()
+        except OSError as exc:
+            hint = ("a folder is in the way: remove or rename it" if self.path.is_dir() or self.stamp_path.is_dir()
+                    else f"cannot write it ({exc.strerror or exc}); check the data folder's space and permissions")
+            raise IndexCorruptError(hint, path=self.path, action="saving the vector index") from None
+
+    def _save(self) -> None:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with self._lock:
@@ -244,6 +253,9 @@ class VectorIndex:
             raise IndexCorruptError(f"cannot read it ({exc})", path=self.path, action=action) from exc
         if size != stamp.get("bytes") or _sha256(self.path) != stamp.get("sha256"):
             raise IndexCorruptError("the file is truncated or damaged", path=self.path, action=action)
+        if not isinstance(stamp.get("count"), int):
+            raise IndexCorruptError("its stamp has no track count", path=self.path, action=action)
+        check_hnsw_file(self.path, self.dim, stamp["count"])  # a forged stamp must not crash hnswlib
         index = hnswlib.Index(space="l2", dim=self.dim)
         try:
             index.load_index(str(self.path), max_elements=max(16, int(stamp["count"])))
