@@ -11,7 +11,10 @@ is raised as :class:`~songsim_desktop.errors.DecodeError` with a reason that say
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from songsim_desktop.errors import DecodeError
 
 __all__ = [
     "SUPPORTED_EXTENSIONS", "MIN_DURATION_S", "SILENCE_DBFS", "AudioInfo", "probe", "crop_starts",
-    "read_crops", "load",
+    "read_crops", "load", "open_decoder_log", "decoder_chatter_to",
 ]
 
 # What libsndfile or PyAV (FFmpeg, as bundled in the PyAV wheels) really decode.
@@ -70,6 +73,50 @@ def _check_file(path: Path) -> None:
         raise DecodeError("file is empty (0 bytes)", path=path)
     if not os.access(path, os.R_OK):
         raise DecodeError("permission denied (cannot read the file)", path=path)
+
+
+def open_decoder_log(log_path: str | os.PathLike) -> int:
+    """A file descriptor appending to the decoder log (OSError if it cannot be written)."""
+    os.makedirs(os.path.dirname(os.fspath(log_path)), exist_ok=True)
+    return os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+
+_chatter_lock = threading.Lock()
+_chatter_depth = 0
+_saved_stderr = -1
+
+
+@contextlib.contextmanager
+def decoder_chatter_to(log_path: str | os.PathLike | None):
+    """While decoding in this process, send the C decoders' stderr to ``log_path``.
+
+    libmpg123 prints an "error" for every MP3 seek that lands without its bit reservoir, though
+    the samples are fine; on a user's terminal that reads like a failure.  File descriptor 2 is
+    the whole process's, so nested or concurrent users share one redirection (counted), and an
+    unwritable log (a read-only data folder) leaves stderr as it is.
+    """
+    global _chatter_depth, _saved_stderr
+    with _chatter_lock:
+        if _chatter_depth == 0 and log_path is not None:
+            try:
+                fd = open_decoder_log(log_path)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                sys.stderr.flush()
+                _saved_stderr = os.dup(2)
+                os.dup2(fd, 2)
+                os.close(fd)
+        _chatter_depth += 1
+    try:
+        yield
+    finally:
+        with _chatter_lock:
+            _chatter_depth -= 1
+            if _chatter_depth == 0 and _saved_stderr >= 0:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
+                _saved_stderr = -1
 
 
 def _open(path: str | os.PathLike) -> Source:

@@ -136,8 +136,7 @@ def _worker_init(decoder_log: Optional[str] = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if decoder_log:
         try:
-            os.makedirs(os.path.dirname(decoder_log), exist_ok=True)
-            fd = os.open(decoder_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = audio.open_decoder_log(decoder_log)
             os.dup2(fd, 2)
             os.close(fd)
         except OSError:

@@ -17,7 +17,7 @@ from typing import Generator, Iterable, Optional
 import numpy as np
 
 from songsim_desktop import paths
-from songsim_desktop.core import jobs
+from songsim_desktop.core import audio, jobs
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
 from songsim_desktop.core.index import VectorIndex, load_or_rebuild
 from songsim_desktop.core.job_store import folder_tag
@@ -239,7 +239,8 @@ class SongsimService:
             if track.state == "ok" and _same_identity(real, track):
                 vector = self.library.vector(track.id, model_id)
         if vector is None:
-            vector = self.embedder(model_id).embed_file(real).vector
+            with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):
+                vector = self.embedder(model_id).embed_file(real).vector
         return self._matches(str(path), model_id, vector, k, exclude, real)
 
     def query_track(self, track_id: int, k: int = 10) -> QueryResult:
