@@ -7,6 +7,7 @@ file's own rate as float32 ``(frames, channels)``: ``read(start, n)`` for one wi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -41,6 +42,16 @@ class _Closing:
         self.close()
 
 
+def _encodable(path: Path) -> bool:
+    """Whether the name survives the C libraries' strict UTF-8 encoding (not so for a name from an
+    old FAT drive with Latin-1 bytes, which Python holds as surrogate escapes)."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 class SoundFileSource(_Closing):
     """libsndfile: WAV, AIFF, FLAC, OGG/Vorbis/Opus, MP3; exact seeks.
 
@@ -53,8 +64,9 @@ class SoundFileSource(_Closing):
     """
 
     def __init__(self, path: Path):
-        self._path = path
-        self._file = sf.SoundFile(str(path))
+        # libsndfile takes the name's own bytes; soundfile would encode a str strictly and fail.
+        self._path = str(path) if _encodable(path) or os.name == "nt" else os.fsencode(path)
+        self._file = sf.SoundFile(self._path)
         self.sample_rate = int(self._file.samplerate)
         self.channels = int(self._file.channels)
         self.frames = max(0, int(self._file.frames))
@@ -134,7 +146,7 @@ class SoundFileSource(_Closing):
 
     def _reopen(self) -> None:
         self._file.close()
-        self._file = sf.SoundFile(str(self._path))
+        self._file = sf.SoundFile(self._path)
 
     def close(self) -> None:
         self._file.close()
@@ -160,7 +172,13 @@ class AvSource(_Closing):
     """PyAV (FFmpeg): m4a/AAC/ALAC, WMA and anything libsndfile refuses; seeks by time."""
 
     def __init__(self, path: Path):
-        self._container = av.open(str(path), metadata_errors="ignore")
+        # FFmpeg wants UTF-8 names: any other is read through a Python file object.
+        self._handle = None if _encodable(path) else open(path, "rb")
+        try:
+            self._container = av.open(self._handle or str(path), metadata_errors="ignore")
+        except BaseException:
+            self._close_handle()
+            raise
         try:
             if not self._container.streams.audio:
                 raise DecodeError(NOT_AUDIO, path=path)
@@ -173,7 +191,7 @@ class AvSource(_Closing):
             self.format = ctx.name
             self.frames = int(round(self._duration_s() * self.sample_rate))
         except BaseException:
-            self._container.close()
+            self.close()
             raise
 
     @staticmethod
@@ -241,6 +259,12 @@ class AvSource(_Closing):
 
     def close(self) -> None:
         self._container.close()
+        self._close_handle()
+
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def open_source(path: Path) -> Source:

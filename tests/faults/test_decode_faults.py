@@ -132,3 +132,19 @@ def test_a_file_deleted_mid_scan_is_reported_as_deleted(tmp_path, monkeypatch):
     prepared = jobs.prepare_track(str(again), CFG)
     os.unlink(again)
     assert jobs.DELETED_WHILE_SCANNING in jobs.recheck(prepared, CFG).error
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3", ".m4a"])
+def test_a_file_name_that_is_not_utf8_decodes(tmp_path, suffix):
+    """Libraries copied from old FAT drives hold Latin-1 names; Python keeps them as surrogate
+    escapes, which libsndfile (via soundfile) and FFmpeg refused to open."""
+    from core.audio_factory import write_audio
+
+    made = write_audio(tmp_path / f"plain{suffix}", synth.render(FAMILY, 4.0, 22050), 22050)
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9" + suffix.encode())
+    os.rename(made, raw)
+    path = os.fsdecode(raw)
+    assert "\udce9" in path
+    crops, info = audio.read_crops(path, CFG)
+    assert crops.shape == (CFG.n_crops, CFG.crop_samples) and info.duration_s > 3.5
+    assert len(audio.load(path, 22050, max_seconds=1.0)) == 22050
