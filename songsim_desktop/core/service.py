@@ -34,6 +34,7 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     similarity_percent,
 )
 from songsim_desktop.core.scan import identity_of, normalise_root
+from songsim_desktop.core.writer_lock import WriterLock
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
 
 FEATURES_FILENAME = "features.sqlite3"
@@ -52,6 +53,7 @@ class SongsimService:
         self._lock = threading.RLock()
         self._embedders: dict[str, Embedder] = {}
         self._index: Optional[VectorIndex] = None
+        self.writer = WriterLock(self.data_dir)  # one scan/re-embed/fine-tune per data folder
         self.default_model_id = self._register_default_model()
 
     def close(self) -> None:
@@ -178,7 +180,12 @@ class SongsimService:
         else:
             roots = self.roots()
         embedder = self.embedder()
-        return self._scan(roots, embedder, cancel or CancelToken(), workers, job_options)
+        return self._locked("a scan", self._scan(roots, embedder, cancel or CancelToken(), workers, job_options))
+
+    def _locked(self, task: str, job: Generator) -> Generator:
+        """``job`` run under the writer lock, taken when the job starts (not when it is made)."""
+        with self.writer.hold(task):
+            return (yield from job)
 
     def _scan(self, roots, embedder, cancel, workers, job_options) -> Generator[Progress, None, ScanReport]:
         total = ScanReport()
@@ -202,7 +209,7 @@ class SongsimService:
     def reembed_job(self, model_id: Optional[str] = None, cancel: Optional[CancelToken] = None
                     ) -> Generator[Progress, None, ReembedReport]:
         embedder = self.embedder(model_id)
-        return self._reembed(embedder, cancel)
+        return self._locked("a re-embed", self._reembed(embedder, cancel))
 
     def _reembed(self, embedder, cancel) -> Generator[Progress, None, ReembedReport]:
         try:
@@ -218,7 +225,7 @@ class SongsimService:
             raise TrainingUnavailable()
         from songsim_desktop.training.finetune import finetune_job  # torch is imported only now
 
-        return self._train(finetune_job, config, cancel or CancelToken())
+        return self._locked("a fine-tune", self._train(finetune_job, config, cancel or CancelToken()))
 
     def _train(self, finetune_job, config, cancel) -> Generator[Progress, None, TrainReport]:
         try:
