@@ -56,6 +56,8 @@ class VectorIndex:
         self._live: set[int] = set()
         self._index = self._new_hnsw(16)
         self._typical: tuple[int, np.ndarray] | None = None  # (size when sampled, sorted distances)
+        #: track ids whose vectors were left out for holding NaN or infinity
+        self.skipped: set[int] = set()
 
     # -- files -------------------------------------------------------------------------------
     @property
@@ -92,8 +94,12 @@ class VectorIndex:
             raise ValueError(
                 f"index of model {self.model_id} needs {len(ids)} vectors of dim {self.dim}, got shape {vectors.shape}"
             )
-        if not np.all(np.isfinite(vectors)):
-            raise ValueError(f"index of model {self.model_id}: vectors contain NaN or infinity")
+        finite = np.isfinite(vectors).all(axis=1)
+        if not finite.all():
+            # One bad vector must not make the whole library unsearchable: it is left out, and
+            # its track named in ``skipped`` (the service reports it).
+            self.skipped.update(int(i) for i in ids[~finite])
+            ids, vectors = ids[finite], vectors[finite]
         # hnswlib keeps the last write of a label; make a batch's duplicates behave the same.
         _, last = np.unique(ids[::-1], return_index=True)
         keep = np.sort(len(ids) - 1 - last)
@@ -101,6 +107,7 @@ class VectorIndex:
 
     def build(self, ids, matrix) -> None:
         """Replace the whole content with these (id, vector) pairs."""
+        self.skipped = set()
         ids, matrix = self._check(ids, matrix)
         index = self._new_hnsw(len(ids))
         if len(ids):

@@ -335,8 +335,18 @@ class SongsimService:
             "roots": self.roots(),
             "counts": self.library.state_counts(),
             "vectors": self.library.vector_count(model_id),
-            "errors": self.library.errors(),
+            "errors": self.library.errors() + self._unsearchable(),
         }
+
+    def _unsearchable(self) -> list[tuple[str, str]]:
+        """Tracks the index left out because their stored vector holds NaN or infinity."""
+        try:
+            skipped = sorted(self.index().skipped)
+        except SongsimError:
+            return []  # no index to speak of: the failure shows at the next query
+        tracks = [t for t in (self.library.track(i) for i in skipped) if t is not None]
+        return [(t.path, f"while indexing {t.path}: its stored vector holds NaN or infinity, so it cannot be "
+                         "searched (fix or remove the file, then scan again)") for t in tracks]
 
     def export_vectors(self, out_path: str | Path) -> int:
         """Write ``paths``, ``vectors``, ``track_ids`` and ``model_id`` to an .npz; returns the count."""

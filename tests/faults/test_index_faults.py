@@ -118,3 +118,25 @@ def test_the_check_accepts_what_hnswlib_writes_and_names_what_is_wrong(tmp_path)
     index.path.write_bytes(bytes(data))
     with pytest.raises(IndexCorruptError, match="neighbour id points past the 300 elements"):
         check_hnsw_file(index.path, 8, 298)
+
+
+def test_a_stored_nan_vector_is_left_out_and_reported_and_queries_keep_working(tmp_path):
+    """A library written before the guards (or damaged on disk) may already hold a NaN vector."""
+    import sqlite3
+
+    music = tmp_path / "music"
+    made = sorted(synth.write_library(music, [synth.Family("sine", "straight"), synth.Family("saw", "swing")], 2, 6.5))
+    data_dir = tmp_path / "data"
+    with SongsimService(data_dir) as svc:
+        drive(svc.scan_job(music, workers=0))
+        victim = svc.library.track_by_path(str(made[1].resolve()))
+        dim = svc.active_model().dim
+    with sqlite3.connect(data_dir / "library.sqlite3") as conn:
+        conn.execute("UPDATE vectors SET vector = ? WHERE track_id = ?",
+                     (np.full(dim, np.nan, "<f4").tobytes(), victim.id))
+    with SongsimService(data_dir) as svc:
+        matches = svc.query_file(made[0], k=10).matches
+        assert sorted(m.path for m in matches) == sorted(str(p.resolve()) for p in made[2:])
+        assert all(np.isfinite(m.distance) for m in matches)
+        [(path, reason)] = svc.status()["errors"]
+        assert path == victim.path and "its stored vector holds NaN or infinity" in reason
