@@ -198,6 +198,8 @@ def cmd_index(service, args, cancel) -> int:
         for path, reason in report.failed:
             _error(reason if path in reason else f"{path}: {reason}")
         failed += len(report.failed)
+        for _path, note in report.notes:
+            sys.stderr.write(f"songsim: note: {note}\n")
         print(f"{folder}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
               f"{report.missing} missing, {len(report.failed)} failed")
     return EXIT_SOME_FAILED if failed else EXIT_OK

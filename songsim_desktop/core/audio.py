@@ -55,6 +55,7 @@ class AudioInfo:
     sample_rate: int
     channels: int
     format: str  # e.g. "WAV", "FLAC", "MP3", "aac" (the codec name when PyAV decodes)
+    note: str | None = None  # what a user should know about a file that was still used (truncated)
 
 
 def _check_file(path: Path) -> None:
@@ -232,7 +233,12 @@ def read_crops(path: str | os.PathLike, cfg: FrontEndConfig) -> tuple[np.ndarray
             crops = _crops_within(src, frames, cfg)
             if crops is None:
                 raise DecodeError("not a readable audio file (decoding failed part-way)", path=path)
-        info = AudioInfo(str(path), duration, src.sample_rate, src.channels, src.format)
+        note = None
+        if truncated:
+            promised = src.frames / src.sample_rate
+            note = (f"truncated: its header promises {promised:.1f} s; the first {duration:.1f} s decode "
+                    "and were used")
+        info = AudioInfo(str(path), duration, src.sample_rate, src.channels, src.format, note)
     _check_samples(path, crops)
     return crops, info
 

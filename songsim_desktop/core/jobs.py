@@ -337,6 +337,8 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
             if before_commit is not None:
                 before_commit(prepared)
             batch.append(recheck(prepared, cfg))
+            if batch[-1].error is None and batch[-1].info is not None and batch[-1].info.note:
+                report.notes.append((prepared.path, f"{prepared.path}: {batch[-1].info.note}"))
             done += 1
             if len(batch) >= commit_every:
                 commit()

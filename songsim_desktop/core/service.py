@@ -199,6 +199,7 @@ class SongsimService:
                 for name in ("added", "updated", "unchanged", "missing"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
                 total.failed.extend(report.failed)
+                total.notes.extend(report.notes)
                 if report.cancelled:
                     total.cancelled = True
                     break

@@ -148,3 +148,16 @@ def test_a_file_name_that_is_not_utf8_decodes(tmp_path, suffix):
     crops, info = audio.read_crops(path, CFG)
     assert crops.shape == (CFG.n_crops, CFG.crop_samples) and info.duration_s > 3.5
     assert len(audio.load(path, 22050, max_seconds=1.0)) == 22050
+
+
+def test_a_truncated_file_indexed_from_its_decodable_part_says_which_part(tmp_path, capsys):
+    from songsim_desktop import cli
+
+    music = tmp_path / "music"
+    synth.write_library(music, [FAMILY], 2, 6.5)
+    cut = synth.write_track(music / "cut.flac", FAMILY, 30.0)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    assert cli.main(["--data-dir", str(tmp_path / "data"), "index", str(music), "--workers", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"songsim: note: {cut.resolve()}: truncated: its header promises 30.0 s; the first 14." in err
+    assert "decode and were used" in err
