@@ -52,12 +52,20 @@ def far_entry_point(data: bytearray) -> None:
     struct.pack_into("<I", data, 52, 0x7FFFFFF0)
 
 
-def test_a_forged_index_with_a_matching_stamp_is_rebuilt_from_the_database(tmp_path):
+def scanned_library(tmp_path: Path, per_family: int) -> tuple[Path, list[Path]]:
+    """(data folder, tracks) of a freshly scanned little library."""
     music = tmp_path / "music"
-    made = sorted(synth.write_library(music, [synth.Family("sine", "straight"), synth.Family("saw", "swing")], 3, 6.5))
+    made = sorted(synth.write_library(music, [synth.Family("sine", "straight"), synth.Family("saw", "swing")],
+                                      per_family, 6.5))
     data_dir = tmp_path / "data"
     with SongsimService(data_dir) as svc:
         drive(svc.scan_job(music, workers=0))
+    return data_dir, made
+
+
+def test_a_forged_index_with_a_matching_stamp_is_rebuilt_from_the_database(tmp_path):
+    data_dir, made = scanned_library(tmp_path, 3)
+    with SongsimService(data_dir) as svc:
         index_path = svc.index().path
         expected = [m.path for m in svc.query_file(made[0], k=5).matches]
     forged = bytearray(index_path.read_bytes())
@@ -124,11 +132,8 @@ def test_a_stored_nan_vector_is_left_out_and_reported_and_queries_keep_working(t
     """A library written before the guards (or damaged on disk) may already hold a NaN vector."""
     import sqlite3
 
-    music = tmp_path / "music"
-    made = sorted(synth.write_library(music, [synth.Family("sine", "straight"), synth.Family("saw", "swing")], 2, 6.5))
-    data_dir = tmp_path / "data"
+    data_dir, made = scanned_library(tmp_path, 2)
     with SongsimService(data_dir) as svc:
-        drive(svc.scan_job(music, workers=0))
         victim = svc.library.track_by_path(str(made[1].resolve()))
         dim = svc.active_model().dim
     with sqlite3.connect(data_dir / "library.sqlite3") as conn:
