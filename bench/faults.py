@@ -45,16 +45,23 @@ from songsim_desktop.core import synth  # noqa: E402
 FAMILIES = synth.all_families()[::3][:4]
 
 
-def songsim(data: Path, *args: str, timeout: float = 900, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+# The CLI with small commit batches, so that kills land between commits of a small library.
+SMALL_BATCHES = ("import sys; from songsim_desktop.core import jobs; jobs.COMMIT_EVERY = 2\n"
+                 "from songsim_desktop import cli\nif __name__ == '__main__': sys.exit(cli.main(sys.argv[1:]))")
+
+
+def _command(data: Path, args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-c", SMALL_BATCHES, "--data-dir", str(data), *args]
+
+
+def songsim(data: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([*prefix, sys.executable, "-m", "songsim_desktop.cli", "--data-dir", str(data), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(_command(data, args), capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def start(data: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "songsim_desktop.cli", "--data-dir", str(data), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(_command(data, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def crashed(run) -> bool:
@@ -147,7 +154,7 @@ def check_bad_input(tmp: Path) -> dict:
 def check_kills(music: Path, tmp: Path, kills: int, seed: int) -> dict:
     reference = tmp / "ref-data"
     began = time.monotonic()
-    run = songsim(reference, "index", str(music), "--workers", "1", "--commit-every", "2")
+    run = songsim(reference, "index", str(music), "--workers", "1")
     clean_s = time.monotonic() - began
     assert run.returncode == 0, run.stderr
     rng = random.Random(seed)
@@ -155,7 +162,7 @@ def check_kills(music: Path, tmp: Path, kills: int, seed: int) -> dict:
     survived, finished_first, delays = 0, 0, []
     for _ in range(kills):
         delay = rng.uniform(0.1, 0.9) * clean_s
-        proc = start(data, "index", str(music), "--workers", "1", "--commit-every", "2")
+        proc = start(data, "index", str(music), "--workers", "1")
         try:
             proc.wait(timeout=delay)
             finished_first += 1  # nothing left to do: every later run is a no-op

@@ -51,7 +51,10 @@ def database_path(data: Path) -> Path:
 
 def index_dir(data: Path) -> Path:
     path = data / "index"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a read-only library: the index is kept in memory (core.index says why saving failed)
     return path
 
 

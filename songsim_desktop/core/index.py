@@ -309,7 +309,12 @@ class VectorIndex:
                 path=self.path, action="rebuilding the vector index",
             )
         self.build(ids, matrix.reshape(len(ids), self.dim))
-        self.save(fingerprint)
+        try:
+            self.save(fingerprint)
+        except IndexCorruptError:
+            if _writable(self.index_dir):
+                raise
+            self.fingerprint = fingerprint  # a read-only library: searched from memory, rebuilt each start
         return self
 
 
@@ -336,6 +341,13 @@ def exact_search(ids: np.ndarray, matrix: np.ndarray, query: np.ndarray, k: int)
     dists = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     order = np.lexsort((ids, dists))[:k]
     return ids[order], dists[order]
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (or, if it is missing, in its parent)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
 
 
 def _sha256(path: Path) -> str:
