@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    # A file name that is not UTF-8 is printed as its own bytes (a terminal shows them as it shows
+    # them in `ls`; a pipe gets the exact name back) instead of failing the whole command.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

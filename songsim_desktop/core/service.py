@@ -45,8 +45,10 @@ class SongsimService:
     def __init__(self, data_dir: str | Path | None = None) -> None:
         self.data_dir = paths.data_dir(data_dir)
         self.library = Library(paths.database_path(self.data_dir))
+        features = self.data_dir / FEATURES_FILENAME
         try:
-            self.features = FeatureCache(self.data_dir / FEATURES_FILENAME)
+            # A read-only library without a features cache can still be searched: only writers need it.
+            self.features = None if self.library.read_only and not features.exists() else FeatureCache(features)
         except Exception:
             self.library.close()
             raise
@@ -57,7 +59,8 @@ class SongsimService:
         self.default_model_id = self._register_default_model()
 
     def close(self) -> None:
-        self.features.close()
+        if self.features is not None:
+            self.features.close()
         self.library.close()
 
     def __enter__(self) -> "SongsimService":
@@ -69,6 +72,8 @@ class SongsimService:
     # --- models -------------------------------------------------------------------------------
     def _register_default_model(self) -> str:
         info = read_model_info(paths.default_model_path())
+        if self.library.read_only:  # a backup or a shared folder is used as it is: nothing registered
+            return info.id
         self.library.add_model(LibraryModel(info.id, info.name, info.path, info.dim, info.parent,
                                             info.created or now_iso(), {}, builtin=True))
         active = self.library.active_model_id()
