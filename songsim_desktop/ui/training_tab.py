@@ -255,7 +255,7 @@ class TrainingTab(QWidget):
         self.cancel_button.setEnabled(True)
         self.train_progress.setRange(0, 0)
         self.ctx.notify(f"fine-tuning: {config.epochs} epoch(s), {config.loss} loss")
-        self.train_worker = self.ctx.pool.run(self.ctx.service.train_job, config, name="train",
+        self.train_worker = self.ctx.pool.run(self.ctx.service.train_job, config, training.fine_tune, name="train",
                                               on_progress=self._train_progress, on_result=self._train_done,
                                               on_error=lambda e: self.ctx.report_error(e, "fine-tuning"),
                                               on_cancelled=lambda: self.ctx.notify("fine-tuning cancelled; the "
@@ -307,7 +307,6 @@ class TrainingTab(QWidget):
         if getattr(report, "cancelled", False) or not getattr(report, "model_id", None):
             self.ctx.notify("fine-tuning stopped before a model was made")
             return
-        self.ctx.settings.active_model = report.model_id
         self.ctx.notify(f"new model {report.model_id} is active; library re-embedded")
         self.ctx.modelsChanged.emit()
 
