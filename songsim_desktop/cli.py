@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Optional, TextIO
 
+from songsim_desktop import training  # the entry point only: torch is imported by training.fine_tune
+
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 # Without a terminal (a log file, CI), one progress line every this many seconds.
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -109,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune the model on your tags (needs the 'train' extra)")
     p.add_argument("--tags", required=True, metavar="FILE.csv", help="CSV with columns path,tags (tags split by ';')")
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--loss", choices=["contrastive", "triplet"], default=None)
+    p.add_argument("--loss", choices=training.LOSSES, default=None)
 
     sub.add_parser("self-test", help="index and query a synthesised library; prints PASS or FAIL")
     return parser
@@ -294,8 +296,6 @@ def read_tags_csv(path: str) -> list[tuple[str, list[str]]]:
 
 
 def cmd_train(service, args, cancel) -> int:
-    from songsim_desktop import training  # the entry point; torch is imported only by training.fine_tune
-
     rows = read_tags_csv(args.tags)
     base = os.path.dirname(os.path.abspath(args.tags))
     failed = 0

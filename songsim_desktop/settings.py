@@ -20,12 +20,12 @@ from pathlib import Path
 
 from songsim_desktop import paths
 from songsim_desktop.errors import SongsimError
+from songsim_desktop.training import LOSSES  # the training entry point (torch-free)
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
 SETTINGS_FILENAME = "settings.json"
-LOSSES = ("contrastive", "triplet")
 
 
 @dataclass

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 
 from songsim_desktop import training
-from songsim_desktop.settings import LOSSES
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy
 from songsim_desktop.ui.models_panel import ModelsPanel
@@ -147,7 +146,7 @@ class TrainingTab(QWidget):
         self.epochs_spin.setToolTip("Passes over the tagged tracks")
         self.epochs_spin.valueChanged.connect(lambda v: setattr(self.ctx.settings, "train_epochs", int(v)))
         self.loss_combo = QComboBox()
-        self.loss_combo.addItems(list(LOSSES))
+        self.loss_combo.addItems(list(training.LOSSES))
         self.loss_combo.setCurrentText(self.ctx.settings.train_loss)
         self.loss_combo.setToolTip("Contrastive: pairs with a tag-derived margin. Triplet: anchor/positive/negative")
         self.loss_combo.currentTextChanged.connect(lambda t: setattr(self.ctx.settings, "train_loss", t))
