@@ -254,8 +254,10 @@ class TrainingTab(QWidget):
         self.cancel_button.setEnabled(True)
         self.train_progress.setRange(0, 0)
         self.ctx.notify(f"fine-tuning: {config.epochs} epoch(s), {config.loss} loss")
-        self.train_worker = self.ctx.pool.run(self.ctx.service.train_job, config, training.fine_tune, name="train",
-                                              on_progress=self._train_progress, on_result=self._train_done,
+        # training.fine_tune: the trainer core's job calls (the lazy entry point; torch loads only now)
+        self.train_worker = self.ctx.pool.run(self.ctx.service.train_job, config, training.fine_tune,
+                                              name="train", on_progress=self._train_progress,
+                                              on_result=self._train_done,
                                               on_error=lambda e: self.ctx.report_error(e, "fine-tuning"),
                                               on_cancelled=lambda: self.ctx.notify("fine-tuning cancelled; the "
                                                                                    "active model is unchanged"),
