@@ -86,10 +86,7 @@ class SongsimService:
                          ) -> Generator[Progress, None, ReembedReport]:
         """Re-embed with ``model_id``, then activate it (model_lifecycle.switch_model_job: the one way
         the active model changes).  Fails at once if the model is unknown or its file is broken."""
-        if self.library.model(model_id) is None:
-            raise ModelError("no such model is registered (see 'songsim models')", path=model_id,
-                             action="switching to model")
-        embedder = self.embedder(model_id)
+        embedder = self.embedder(model_id)  # raises ModelError now, before any work
         return model_lifecycle.switch_model_job(self.library, self.features, embedder, cancel or CancelToken())
 
     def upgrade_default_job(self, cancel: Optional[CancelToken] = None
