@@ -111,8 +111,11 @@ class SongsimService:
                     raise ModelError("no such model is registered", path=model_id, action="loading model")
                 embedder = Embedder(record.path)
                 if embedder.info.id != model_id:
-                    raise ModelError(f"the file changed: its id is now {embedder.info.id}", path=record.path,
-                                     action="loading model")
+                    reason = (f"this version ships a new default model ({embedder.info.id}); the library is "
+                              "being re-embedded with it: try again when that is done"
+                              if model_id == self.default_upgrade_from else
+                              f"the file changed: its id is now {embedder.info.id}")
+                    raise ModelError(reason, path=record.path, action="loading model")
                 self._embedders[model_id] = embedder
             return self._embedders[model_id]
 

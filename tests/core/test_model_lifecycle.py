@@ -164,6 +164,8 @@ def test_a_new_default_re_embeds_in_the_background_while_queries_use_the_old_vec
         new = svc.default_model_id
         assert new != old and svc.default_upgrade_from == old
         assert svc.active_model_id() == old and query_all(svc) == (old, N_TRACKS - 1)
+        with pytest.raises(ModelError, match="new default model"):  # the old file is gone: say why
+            svc.scan_job(music)
         seen = []
         report = drive(svc.upgrade_default_job(), lambda p: seen.append(query_all(svc)))
         assert seen and all(s == (old, N_TRACKS - 1) for s in seen)
