@@ -1,6 +1,6 @@
 """The training loop: Siamese pairs (or triplets) over cached log-mel crops, with live progress.
 
-``train()`` is the whole method on in-memory inputs; finetune.py feeds it from the user's library
+``train()`` is the whole method on in-memory inputs; finetune.fine_tune feeds it the user's cached inputs
 and pretraining scripts feed it from a corpus.  Progress goes out after every optimiser step, so a
 GUI curve moves during an epoch, and the cancel token is checked at every step.
 """
