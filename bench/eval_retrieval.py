@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from songsim_desktop.core import audio  # noqa: E402
 from songsim_desktop.core.baseline import Standardiser, mfcc_statistics  # noqa: E402
 from songsim_desktop.core.embedder import Embedder  # noqa: E402
-from songsim_desktop.core.features import FrontEndConfig, logmel, logmel_batch  # noqa: E402
+from songsim_desktop.core.features import FrontEndConfig, logmel  # noqa: E402
 from songsim_desktop.training.corpus import default_cache_dir, prepare_corpus, split_corpus  # noqa: E402
 from songsim_desktop.training.teacher import load_teacher  # noqa: E402
 
@@ -101,15 +101,14 @@ def model_vectors(embedder: Embedder, crops: list[np.ndarray]) -> np.ndarray:
     return np.stack([embedder.embed_crops(c).vector for c in crops])
 
 
-def model_seconds_per_track(path: Path, cfg: FrontEndConfig, crops: np.ndarray) -> float:
-    """One core: the app's log-mel of its crops plus the network on them, per track (any length:
-    the app embeds a fixed number of crops)."""
+def model_seconds_per_track(path: Path, crops: np.ndarray) -> float:
+    """One core: embed_crops on a track's decoded crops = the app's log-mel of its crops plus the
+    network, per track (whatever its length: the app embeds a fixed number of crops)."""
     embedder = Embedder(path, threads=1)
-    samples = np.random.default_rng(0).uniform(-0.5, 0.5, (cfg.n_crops, cfg.crop_samples)).astype(np.float32)
     embedder.embed_crops(crops)  # warm-up: the first run allocates
     started = time.process_time()
     for _ in range(5):
-        embedder.embed_crops(logmel_batch(samples, cfg))
+        embedder.embed_crops(crops)
     return (time.process_time() - started) / 5
 
 
@@ -210,7 +209,7 @@ def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bo
             lib, queries = model_vectors(embedder, track_crops), model_vectors(embedder, excerpt_crops)
             results[name] = _scored({**retrieval_per_query(lib, labels), **excerpt_per_query(queries, lib)}, labels,
                                     seed, model_id=embedder.info.id,
-                                    seconds=model_seconds_per_track(path, cfg, track_crops[0]),
+                                    seconds=model_seconds_per_track(path, track_crops[0]),
                                     megabytes=round(path.stat().st_size / 1e6, 2))
     if musicnn_venv is not None:
         lib, queries, seconds = musicnn_vectors([t.track.path for t in heldout], excerpt_files, musicnn_venv,

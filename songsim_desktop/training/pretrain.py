@@ -48,12 +48,22 @@ def package_versions(corpus_dir: Path) -> dict[str, str]:
     return versions
 
 
-def student_tracks(prepared, teacher_dir: Path, frontend: FrontEndConfig, top_k: int):
+def student_tracks(prepared, teacher_dir: Path | None, frontend: FrontEndConfig, top_k: int):
     """Training tracks with their teacher outputs (z-scored over all training patches); the tracks
-    the teacher has not seen are returned apart, by path."""
+    the teacher has not seen are returned apart, by path.  Without a teacher (the ablation that
+    trains on same-track contrast alone) every track gets 8 spread crop positions, no targets and
+    no tags, so batches are drawn at random."""
     from songsim_desktop.training.student import StudentTrack
     from songsim_desktop.training.teacher import load_teacher, top_tags
 
+    if teacher_dir is None:
+        tracks = []
+        for t in prepared:
+            spec = np.asarray(t.logmel(), dtype=np.float16)
+            starts = np.linspace(0, max(0, spec.shape[1] - 128), 8).astype(int)
+            tracks.append(StudentTrack(key=t.track.relpath, logmel=spec, patch_frames=starts,
+                                       teacher_patches=np.zeros((8, 1), np.float32), tags=set()))
+        return tracks, []
     loaded, unseen = [], []
     for t in prepared:
         outputs = load_teacher(teacher_dir, t.track.path)
@@ -83,6 +93,8 @@ def pretrain(corpus_dir: Path, teacher_dir: Path, out_dir: Path, config, cache_d
     prepared, skipped = prepare_corpus(corpus_dir, frontend, cache_dir, min_seconds=min_seconds,
                                        on_track=lambda i, n, p: log(f"corpus {i + 1}/{n} {p}") if i % 50 == 0 else None)
     split = split_corpus(prepared)
+    if teacher_dir is None and (config.distill_weight or config.tag_pair_weight):
+        raise SystemExit("without --teacher, set --distill-weight 0 and --tag-pair-weight 0 (the ablation)")
     tracks, unseen = student_tracks(split.train, teacher_dir, frontend, config.teacher_top_tags)
     if len(tracks) < 10:
         raise SystemExit(f"while preparing the training data from {corpus_dir} and {teacher_dir}: only "
@@ -104,7 +116,7 @@ def pretrain(corpus_dir: Path, teacher_dir: Path, out_dir: Path, config, cache_d
                   "contrastive pairs from musicnn tag overlap (songsim_desktop.training.pretrain)",
         "command": "python -m songsim_desktop.training.pretrain " + " ".join(sys.argv[1:]),
         "config": config.to_dict(),
-        "teacher": "musicnn 0.1.0 MSD_musicnn (ISC licence), build time only",
+        "teacher": "musicnn 0.1.0 MSD_musicnn (ISC licence), build time only" if teacher_dir else None,
         "train_tracks": len(tracks),
         "train_collections": sorted({t.track.collection for t in split.train}),
         "validation_collections": sorted({t.track.collection for t in split.validation}),
@@ -129,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m songsim_desktop.training.pretrain",
                                      description="Train songsim's default model on the free-music corpus.")
     parser.add_argument("--corpus", type=Path, required=True, help="folder with manifest.csv (fetch.sh's output)")
-    parser.add_argument("--teacher", type=Path, required=True, help="bench/musicnn_teacher.py's output folder")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="bench/musicnn_teacher.py's output folder (without it: same-track contrast only)")
     parser.add_argument("--out", type=Path, default=Path("models"), help="folder for the model files")
     parser.add_argument("--filename", default=DEFAULT_MODEL_FILENAME)
     parser.add_argument("--cache", type=Path, default=None,

@@ -98,6 +98,9 @@ def test_pretrain_refuses_a_corpus_the_teacher_has_not_seen(tmp_path):
     with pytest.raises(SystemExit, match="teacher outputs"):
         main(["--corpus", str(corpus), "--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "m"),
               "--cache", str(tmp_path / "cache"), "--steps", "1", "--min-seconds", "3", "--threads", "1"])
+    with pytest.raises(SystemExit, match="ablation"):  # no teacher: only the contrast-only ablation runs
+        main(["--corpus", str(corpus), "--out", str(tmp_path / "m"), "--cache", str(tmp_path / "cache"),
+              "--steps", "1", "--min-seconds", "3", "--threads", "1"])
 
 
 def test_corpus_is_decoded_once_and_cached(tmp_path):
