@@ -86,8 +86,7 @@ def test_a_fine_tuned_model_survives_moving_the_data_folder(indexed, tmp_path):
         models.mkdir(exist_ok=True)
         mine = copy_model_with_new_id(models, "mine")
         record = svc.register_model(mine)
-        svc.set_active_model(record.id)
-        drive(svc.reembed_job())
+        drive(svc.switch_model_job(record.id))
     moved = tmp_path / "moved-data"
     shutil.move(str(data), moved)
     with SongsimService(moved) as svc:
