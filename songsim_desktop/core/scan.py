@@ -197,7 +197,7 @@ def paths_without_vectors(library, root: str, model_id: str) -> set[str]:
     prefix = root.rstrip(os.sep) + os.sep
     with library.read() as conn:
         rows = conn.execute(
-            "SELECT t.path FROM tracks t WHERE t.state = 'ok' AND NOT EXISTS "
+            "SELECT t.path FROM tracks t WHERE t.state IN ('ok', 'missing') AND NOT EXISTS "
             "(SELECT 1 FROM vectors v WHERE v.track_id = t.id AND v.model_id = ?)", (model_id,)).fetchall()
     return {r[0] for r in rows if r[0].startswith(prefix)}
 

@@ -285,3 +285,35 @@ def test_decoder_chatter_goes_to_the_log_not_the_terminal(tmp_path, capfd):
     assert (report.added, report.failed) == (2, [])
     assert "libmpg123" not in capfd.readouterr().err
     assert "libmpg123" in (tmp_path / "data" / "logs" / "decoders.log").read_text()
+
+
+def test_tracks_back_after_a_model_switch_get_vectors_for_the_active_model(tmp_path):
+    """Issue 9, bug 1: a folder unplugged during a model switch comes back searchable.
+
+    Unplug a sub-folder (its tracks go missing), re-embed with another model and activate it
+    through the service, plug the folder back, rescan: the returning tracks must get vectors of
+    the active model and the index must find them.
+    """
+    music = tmp_path / "music"
+    synth.write_library(music / "stays", FAMILIES[:2], 1, 7.0, suffixes=(".wav",))
+    synth.write_library(music / "drive", FAMILIES[2:], 1, 7.0, suffixes=(".wav",))
+    with SongsimService(tmp_path / "data") as svc:
+        drive(svc.scan_job(music, workers=0))
+        away = tmp_path / "unplugged"
+        shutil.move(str(music / "drive"), str(away))
+        assert drive(svc.scan_job(None, workers=0)).missing == 2
+
+        other = svc.register_model(copy_model_with_new_id(tmp_path, "other"))
+        drive(svc.reembed_job(other.id))
+        svc.set_active_model(other.id)
+
+        shutil.move(str(away), str(music / "drive"))
+        report = drive(svc.scan_job(None, workers=0))
+        assert report.failed == [] and report.updated == 2
+
+        back = [r for r in svc.tracks() if "drive" in Path(r.path).parts]
+        assert len(back) == 2 and {r.state for r in back} == {"ok"}
+        for row in back:
+            assert svc.library.vector(row.id, other.id) is not None, row.path
+            assert row.id in svc.index()
+        assert len(svc.query_track(back[0].id, k=10).matches) == 3
