@@ -296,15 +296,16 @@ def cmd_train(service, args, cancel) -> int:
     rows = read_tags_csv(args.tags)
     base = os.path.dirname(os.path.abspath(args.tags))
     failed = 0
-    with service.library.transaction() as conn:
-        for path, tags in rows:
-            full = path if os.path.isabs(path) else os.path.join(base, path)
-            track = service.library.track_by_path(os.path.realpath(full)) or service.library.track_by_path(full)
-            if track is None:
-                failed += 1
-                _error(f"while reading tags for {path}: not in the library (index its folder first)")
-                continue
-            service.library.replace_tags(conn, track.id, tags, "user")
+    tags_of: dict[int, list[str]] = {}
+    for path, tags in rows:
+        full = path if os.path.isabs(path) else os.path.join(base, path)
+        track = service.library.track_by_path(os.path.realpath(full)) or service.library.track_by_path(full)
+        if track is None:
+            failed += 1
+            _error(f"while reading tags for {path}: not in the library (index its folder first)")
+            continue
+        tags_of[track.id] = tags
+    service.library.set_tags(tags_of, "user")
     config = TrainConfig()
     if args.epochs is not None:
         config.epochs = args.epochs

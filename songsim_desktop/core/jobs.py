@@ -25,9 +25,10 @@ import numpy as np
 from songsim_desktop.core import audio, metadata
 from songsim_desktop.core import job_store as store
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
+from songsim_desktop.core.library import normalise_root
 from songsim_desktop.core.progress import CancelToken, Progress, RateMeter
 from songsim_desktop.core.reports import ReembedReport, ScanReport
-from songsim_desktop.core.scan import identity_of, normalise_root, plan
+from songsim_desktop.core.scan import identity_of, plan
 from songsim_desktop.errors import DecodeError
 
 COMMIT_EVERY = 16

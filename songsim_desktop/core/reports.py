@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from songsim_desktop.core import library_records
+from songsim_desktop.core.library import records as library_records
 
 
 # Below this many track pairs a library says too little about its own spread: use the absolute scale.

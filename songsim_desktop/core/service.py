@@ -21,7 +21,7 @@ from songsim_desktop.core import jobs
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
 from songsim_desktop.core.index import VectorIndex, load_or_rebuild
 from songsim_desktop.core.job_store import folder_tag
-from songsim_desktop.core.library import FeatureCache, Library, ModelRecord as LibraryModel, now_iso
+from songsim_desktop.core.library import FeatureCache, Library, ModelRecord as LibraryModel, normalise_root, now_iso
 from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for callers)
     Match,
@@ -33,7 +33,7 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     TrainReport,
     similarity_percent,
 )
-from songsim_desktop.core.scan import identity_of, normalise_root
+from songsim_desktop.core.scan import identity_of
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
 
 FEATURES_FILENAME = "features.sqlite3"

@@ -14,10 +14,10 @@ from songsim_desktop.core.library import (
     FeatureCache,
     Library,
     ModelRecord,
-    TrackIdentity,
+    KnownTrack,
     normalise_tag,
 )
-from songsim_desktop.core.library_schema import library_v1
+from songsim_desktop.core.library.schema import library_v1
 from songsim_desktop.errors import LibraryError
 
 
@@ -174,7 +174,7 @@ def test_upsert_keeps_the_id_and_overwrites_fields(lib, tmp_path):
     assert record.duration_s == pytest.approx(180.5)
     assert lib.track(first) == record
     assert lib.track(first + 100) is None and lib.track_by_path(tmp_path / "nope.wav") is None
-    assert lib.track_identities(root) == {str(path): TrackIdentity(first, 20, 2, "ok")}
+    assert lib.tracks_under(str(tmp_path)) == [KnownTrack(str(path), 20, 2, "ok", first)]
     with pytest.raises(ValueError, match="unknown track state"):
         add_track(lib, root, path, state="great")
 
@@ -219,8 +219,8 @@ def test_vectors_round_trip_and_follow_track_states(lib, tmp_path):
     assert empty_ids.shape == (0,) and empty.shape == (0, 0)
 
     newcomer = add_track(lib, root, tmp_path / "new.wav")
-    assert lib.tracks_without_vectors("m1") == [newcomer]
-    assert lib.tracks_without_vectors("m2") == [ids[1], ids[2], newcomer]
+    assert lib.tracks_without_vectors("m1") == [(newcomer, str(tmp_path / "new.wav"))]
+    assert [i for i, _path in lib.tracks_without_vectors("m2")] == [ids[1], ids[2], newcomer]
     with pytest.raises(ValueError, match="dim"):
         with lib.transaction() as conn:
             lib.put_vectors(conn, newcomer, "m1", np.ones(8), np.ones((2, 4)))

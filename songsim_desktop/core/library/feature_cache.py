@@ -16,7 +16,8 @@ from typing import Iterable
 
 import numpy as np
 
-from songsim_desktop.core.library_schema import FEATURES_MIGRATIONS, SqliteStore, is_damaged_file_error
+from songsim_desktop.core.library.schema import FEATURES_MIGRATIONS
+from songsim_desktop.core.library.store import SqliteStore, is_damaged_file_error
 from songsim_desktop.errors import LibraryError
 
 log = logging.getLogger(__name__)
