@@ -17,7 +17,7 @@ from songsim_desktop.core.library import (
     KnownTrack,
     normalise_tag,
 )
-from songsim_desktop.core.library.schema import library_v1
+from songsim_desktop.core.library.schema import LIBRARY_MIGRATIONS, library_v1
 from songsim_desktop.errors import LibraryError
 
 
@@ -38,26 +38,30 @@ def test_new_database_is_wal_with_foreign_keys_and_current_schema(lib):
     with lib.read() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            len(LIBRARY_MIGRATIONS))
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"meta", "roots", "tracks", "vectors", "tags", "models", "settings"} <= tables
 
 
 def test_old_schema_is_migrated_in_order_and_keeps_data(tmp_path, monkeypatch):
     path = tmp_path / "library.sqlite3"
+    monkeypatch.setattr(library_module, "LIBRARY_MIGRATIONS", [library_v1])  # a songsim of schema 1
     with Library(path) as old:
         root_id = old.add_root(tmp_path)
 
-    def v2_add_rating(conn):
+    def add_rating(conn):
         conn.execute("ALTER TABLE tracks ADD COLUMN rating INTEGER")
 
-    monkeypatch.setattr(library_module, "LIBRARY_MIGRATIONS", [library_v1, v2_add_rating])
+    monkeypatch.setattr(library_module, "LIBRARY_MIGRATIONS", [*LIBRARY_MIGRATIONS, add_rating])
     with Library(path) as new:
-        assert new.schema_version == 2
+        assert new.schema_version == len(LIBRARY_MIGRATIONS) + 1
         with new.read() as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
             columns = {r[1] for r in conn.execute("PRAGMA table_info(tracks)")}
-        assert "rating" in columns
+            indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert version == str(len(LIBRARY_MIGRATIONS) + 1) and "rating" in columns
+        assert "tracks_by_state_path" in indexes and "tracks_by_state" not in indexes  # version 2 ran
         assert [r.id for r in new.roots()] == [root_id]
 
 
