@@ -89,7 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="add music folders and scan them (incremental; resumes)")
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--workers", type=int, default=None, help="decoding processes (0 = in this process)")
-    p.add_argument("--commit-every", type=int, default=None, help=argparse.SUPPRESS)
 
     p = sub.add_parser("query", help="list the library tracks that sound most like FILE")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -183,10 +182,9 @@ def cmd_index(service, args, cancel) -> int:
     missing = [d for d in args.dirs if not os.path.isdir(d)]
     if missing:
         raise UsageError("; ".join(f"while adding music folder {d}: not a folder" for d in missing))
-    options = {} if args.commit_every is None else {"commit_every": args.commit_every}
     failed = 0
     for folder in args.dirs:
-        report = _run(service.scan_job(folder, cancel, args.workers, **options), cancel)
+        report = _run(service.scan_job(folder, cancel, args.workers), cancel)
         for path, reason in report.failed:
             _error(reason if path in reason else f"{path}: {reason}")
         failed += len(report.failed)
@@ -273,7 +271,10 @@ def cmd_models(service, args, cancel) -> int:
 
 
 def read_tags_csv(path: str) -> list[tuple[str, list[str]]]:
-    """Rows (path, tags) of a CSV with columns path,tags; tags separated by ';'."""
+    """Rows (path, tags) of a CSV with columns path,tags; several tags separated by ';' (or any
+    separator core.metadata.split_tags knows: ',', '/', '|')."""
+    from songsim_desktop.core.metadata import split_tags
+
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -282,7 +283,7 @@ def read_tags_csv(path: str) -> list[tuple[str, list[str]]]:
             rows = []
             for row in reader:
                 row = {k.strip(): (v or "") for k, v in row.items() if k}
-                tags = [t.strip() for t in row["tags"].split(";") if t.strip()]
+                tags = split_tags(row["tags"])
                 if row["path"].strip():
                     rows.append((row["path"].strip(), tags))
             return rows

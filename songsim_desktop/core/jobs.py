@@ -226,17 +226,15 @@ def _embed(embedder, prepared: list[PreparedTrack]) -> list[tuple[np.ndarray, np
 
 
 def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelToken] = None,
-             workers: Optional[int] = None, *, commit_every: int = COMMIT_EVERY,
-             folder_tags: bool = False,
-             before_commit: Optional[Callable[[PreparedTrack], None]] = None,
+             workers: Optional[int] = None, *, folder_tags: bool = False,
              on_commit: Optional[Callable[[list[int]], None]] = None,
              decoder_log: Optional[str] = None,
              ) -> Generator[Progress, None, ScanReport]:
-    """Scan ``root`` incrementally: new and changed files are decoded, embedded and committed.
+    """Scan ``root`` incrementally: new and changed files are decoded, embedded and committed,
+    ``COMMIT_EVERY`` files per transaction.
 
-    ``before_commit`` is called with each prepared track just before its identity is re-checked
-    (tests use it to rewrite a file at the worst moment).  ``on_commit`` receives the ids of the
-    tracks each committed batch wrote or marked missing (the service updates its index from them).
+    ``on_commit`` receives the ids of the tracks each committed batch wrote or marked missing (the
+    service updates its index from them).
     """
     notify = on_commit or (lambda ids: None)
     cancel = cancel or CancelToken()
@@ -268,11 +266,9 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     done = 0
     try:
         for prepared in stream:
-            if before_commit is not None:
-                before_commit(prepared)
             batch.append(recheck(prepared, cfg))
             done += 1
-            if len(batch) >= commit_every:
+            if len(batch) >= COMMIT_EVERY:
                 commit()
             yield meter.progress("scan", done, total, prepared.path)
             if cancel.cancelled:
@@ -284,8 +280,8 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     return report
 
 
-def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken] = None, *,
-                commit_every: int = COMMIT_EVERY) -> Generator[Progress, None, ReembedReport]:
+def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken] = None
+                ) -> Generator[Progress, None, ReembedReport]:
     """Give every ok track a vector for ``embedder``'s model, from the features cache.
 
     No decoding unless a track's cache entry is missing.  Resumable: tracks that already have a
@@ -325,7 +321,7 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
                 report.from_cache += 1
                 batch.append((track_id, PreparedTrack(path, None, None, None, logmel=x)))
             done += 1
-            if len(batch) >= commit_every:
+            if len(batch) >= COMMIT_EVERY:
                 commit()
             yield meter.progress("reembed", done, total, path)
             if cancel.cancelled:

@@ -17,8 +17,6 @@ from typing import Iterable, Optional
 from songsim_desktop.core.audio import SUPPORTED_EXTENSIONS
 from songsim_desktop.core.library import KnownTrack, normalise_root
 
-# Extensions compared in lower case: ".MP3" and ".Flac" are the same formats.
-_EXTENSIONS = frozenset(ext.lower() if ext.startswith(".") else "." + ext.lower() for ext in SUPPORTED_EXTENSIONS)
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,8 @@ def is_supported(name: str) -> bool:
     # AppleDouble companions ("._song.mp3") carry Finder metadata, not audio.
     if name.startswith("._"):
         return False
-    return os.path.splitext(name)[1].lower() in _EXTENSIONS
+    # Compared in lower case: ".MP3" and ".Flac" are the same formats.
+    return os.path.splitext(name)[1].lower() in SUPPORTED_EXTENSIONS
 
 
 def identity_of(path: str | os.PathLike) -> FileIdentity:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Generator, Iterable, Optional
 
 import numpy as np
 
-from songsim_desktop import paths
+from songsim_desktop import atomic, paths
 from songsim_desktop.core import jobs
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
 from songsim_desktop.core.index import VectorIndex, load_or_rebuild
@@ -169,7 +168,7 @@ class SongsimService:
 
     # --- long jobs ----------------------------------------------------------------------------------
     def scan_job(self, root: str | Path | None = None, cancel: Optional[CancelToken] = None,
-                 workers: Optional[int] = None, **job_options) -> Generator[Progress, None, ScanReport]:
+                 workers: Optional[int] = None) -> Generator[Progress, None, ScanReport]:
         """Scan one folder (added as a root) or, with ``root=None``, every known root."""
         if root is not None:
             if not os.path.isdir(root):
@@ -178,17 +177,16 @@ class SongsimService:
         else:
             roots = self.roots()
         embedder = self.embedder()
-        return self._scan(roots, embedder, cancel or CancelToken(), workers, job_options)
+        return self._scan(roots, embedder, cancel or CancelToken(), workers)
 
-    def _scan(self, roots, embedder, cancel, workers, job_options) -> Generator[Progress, None, ScanReport]:
+    def _scan(self, roots, embedder, cancel, workers) -> Generator[Progress, None, ScanReport]:
         total = ScanReport()
         folder_tags = self.library.setting(FOLDER_TAGS_SETTING) == "1"
         try:
             for root in roots:
                 report = yield from jobs.scan_job(self.library, self.features, embedder, root, cancel, workers,
                                                   folder_tags=folder_tags, on_commit=self._follow_commit,
-                                                  decoder_log=str(paths.decoder_log_path(self.data_dir)),
-                                                  **job_options)
+                                                  decoder_log=str(paths.decoder_log_path(self.data_dir)))
                 for name in ("added", "updated", "unchanged", "missing"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
                 total.failed.extend(report.failed)
@@ -300,21 +298,15 @@ class SongsimService:
     def tag_counts(self) -> dict[str, int]:
         return self.library.tag_counts()
 
-    def track_tags(self) -> dict[int, set[str]]:
-        return self.library.tags_by_track()
-
     def import_folder_tags(self) -> int:
         """Tag every track with its folder's name (source 'folder'); later scans keep doing it."""
         self.library.set_setting(FOLDER_TAGS_SETTING, "1")
         roots = {r.id: r.path for r in self.library.roots()}
-        tagged = 0
-        with self.library.transaction() as conn:
-            for t in self.library.tracks(states=("ok",)):
-                name = folder_tag(t.path, roots.get(t.root_id, os.path.dirname(t.path)))
-                if name:
-                    self.library.replace_tags(conn, t.id, [name], "folder")
-                    tagged += 1
-        return tagged
+        named = {t.id: folder_tag(t.path, roots.get(t.root_id, os.path.dirname(t.path)))
+                 for t in self.library.tracks(states=("ok",))}
+        tagged = {tid: [name] for tid, name in named.items() if name}
+        self.library.set_tags(tagged, "folder")
+        return len(tagged)
 
     # --- reporting ----------------------------------------------------------------------------------------
     def status(self) -> dict:
@@ -336,15 +328,8 @@ class SongsimService:
         ids, matrix = self.library.vectors(model_id)
         by_id = {t.id: t.path for t in self.library.tracks(states=("ok",))}
         track_paths = np.array([by_id[int(i)] for i in ids], dtype=str)
-        out = Path(out_path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id))
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic.atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id))
         return int(len(ids))
 
 
