@@ -1,8 +1,9 @@
 """SongsimService: the one facade the CLI and the GUI call (docs/architecture.md, "Service API").
 
-It owns the library database, the features cache, one cached Embedder per model and the vector
-index of the active model.  Long work is handed out as generators (jobs.py) that the caller drives;
-the service only wraps them to keep its index in step with what they committed.
+It wires the parts together and adds no logic of its own: the library database and the features
+cache (core/library), one cached Embedder per model, and track search with the active model's
+vector index (core/search).  Long work is handed out as generators (jobs.py) that the caller
+drives; the service only wraps them to keep the search index in step with what they committed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import numpy as np
 from songsim_desktop import atomic, paths
 from songsim_desktop.core import jobs
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
-from songsim_desktop.core.index import VectorIndex, load_or_rebuild
 from songsim_desktop.core.job_store import folder_tag
 from songsim_desktop.core.library import FeatureCache, Library, ModelRecord as LibraryModel, normalise_root, now_iso
 from songsim_desktop.core.progress import CancelToken, Progress
@@ -30,9 +30,8 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     ScanReport,
     TrackRow,
     TrainReport,
-    similarity_percent,
 )
-from songsim_desktop.core.scan import identity_of
+from songsim_desktop.core.search import TrackSearch, VectorIndex
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
 
 FEATURES_FILENAME = "features.sqlite3"
@@ -50,7 +49,7 @@ class SongsimService:
             raise
         self._lock = threading.RLock()
         self._embedders: dict[str, Embedder] = {}
-        self._index: Optional[VectorIndex] = None
+        self.search = TrackSearch(self.library, paths.index_dir(self.data_dir), self.active_model_id, self.embedder)
         self.default_model_id = self._register_default_model()
 
     def close(self) -> None:
@@ -103,8 +102,7 @@ class SongsimService:
                              action="activating model")
         self.embedder(model_id)  # fail now, not at the next query, if the file is gone or broken
         self.library.set_active_model_id(model_id)
-        with self._lock:
-            self._index = None
+        self.search.invalidate()
 
     def embedder(self, model_id: Optional[str] = None) -> Embedder:
         """The cached onnxruntime embedder of a model (default: the active one)."""
@@ -121,50 +119,10 @@ class SongsimService:
                 self._embedders[model_id] = embedder
             return self._embedders[model_id]
 
-    # --- the index of the active model -----------------------------------------------------------
+    # --- the search index of the active model ------------------------------------------------------------
     def index(self) -> VectorIndex:
         """The active model's index, reloaded/rebuilt when the library changed behind our back."""
-        model_id = self.active_model_id()
-        with self._lock:
-            idx = self._index
-            if idx is None or idx.model_id != model_id or idx.fingerprint != self.library.vectors_fingerprint(model_id):
-                idx = load_or_rebuild(self.library, paths.index_dir(self.data_dir), model_id)
-                self._index = idx
-            return idx
-
-    def _follow_commit(self, touched: Iterable[int]) -> None:
-        """Keep a loaded index in step with each batch a scan commits.
-
-        So a query while a scan runs (the GUI allows it) finds the index current instead of
-        rebuilding it from the whole library.  Only the touched tracks are read.  The fingerprint is
-        read first: a change by another writer in between only leaves the index stale (rebuilt at
-        the next query), never wrongly marked current.
-        """
-        model_id = self.active_model_id()
-        touched = {int(t) for t in touched}
-        with self._lock:
-            idx = self._index
-            if idx is None or idx.model_id != model_id or not touched:
-                return  # built lazily, from the library, at the next query
-            fingerprint = self.library.vectors_fingerprint(model_id)
-            gone, ids, vectors = set(), [], []
-            for track_id in sorted(touched):
-                record = self.library.track(track_id)
-                vector = self.library.vector(track_id, model_id) if record and record.state == "ok" else None
-                if vector is None:
-                    gone.add(track_id)
-                else:
-                    ids.append(track_id)
-                    vectors.append(vector)
-            idx.remove(gone)
-            if ids:
-                idx.add(np.asarray(ids, dtype=np.int64), np.stack(vectors))
-            idx.fingerprint = fingerprint
-
-    def _save_index(self) -> None:
-        with self._lock:
-            if self._index is not None:
-                self._index.save()
+        return self.search.index()
 
     # --- long jobs ----------------------------------------------------------------------------------
     def scan_job(self, root: str | Path | None = None, cancel: Optional[CancelToken] = None,
@@ -185,7 +143,7 @@ class SongsimService:
         try:
             for root in roots:
                 report = yield from jobs.scan_job(self.library, self.features, embedder, root, cancel, workers,
-                                                  folder_tags=folder_tags, on_commit=self._follow_commit,
+                                                  folder_tags=folder_tags, on_commit=self.search.follow_commit,
                                                   decoder_log=str(paths.decoder_log_path(self.data_dir)))
                 for name in ("added", "updated", "unchanged", "missing"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
@@ -194,7 +152,7 @@ class SongsimService:
                     total.cancelled = True
                     break
         finally:  # also when the driver stops us at a yield: the saved index matches what was committed
-            self._save_index()
+            self.search.save_index()
         return total
 
     def reembed_job(self, model_id: Optional[str] = None, cancel: Optional[CancelToken] = None
@@ -206,8 +164,7 @@ class SongsimService:
         try:
             return (yield from jobs.reembed_job(self.library, self.features, embedder, cancel))
         finally:
-            with self._lock:
-                self._index = None  # rebuilt from the library (by fingerprint) at the next query
+            self.search.invalidate()  # rebuilt from the library (by fingerprint) at the next query
 
     def train_job(self, config, cancel: Optional[CancelToken] = None
                   ) -> Generator[Progress, None, TrainReport]:
@@ -222,46 +179,16 @@ class SongsimService:
         try:
             return (yield from finetune_job(self, config, cancel))
         finally:
-            with self._lock:
-                self._index = None
+            self.search.invalidate()
 
-    # --- queries --------------------------------------------------------------------------------------
+    # --- queries (core/search ranks) -------------------------------------------------------------------
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:
         """Library tracks that sound like the file at ``path`` (inside the library or not)."""
-        real = os.path.realpath(path)
-        model_id = self.active_model_id()
-        track = self.library.track_by_path(real) or self.library.track_by_path(os.path.abspath(path))
-        vector, exclude = None, set()
-        if track is not None:
-            exclude.add(track.id)
-            if track.state == "ok" and _same_identity(real, track):
-                vector = self.library.vector(track.id, model_id)
-        if vector is None:
-            vector = self.embedder(model_id).embed_file(real).vector
-        return self._matches(str(path), model_id, vector, k, exclude, real)
+        return self.search.query_file(path, k)
 
     def query_track(self, track_id: int, k: int = 10) -> QueryResult:
-        model_id = self.active_model_id()
-        track = self.track(track_id)
-        vector = self.library.vector(track.id, model_id)
-        if vector is None:
-            raise LibraryError(f"it has no vector for the active model {model_id} (state {track.state}); "
-                               "scan or re-embed first", path=track.path, action="querying track")
-        return self._matches(track.path, model_id, vector, k, {track.id}, os.path.realpath(track.path))
-
-    def _matches(self, reference: str, model_id: str, vector, k: int, exclude: set, real_ref: str) -> QueryResult:
-        index = self.index()
-        found = index.query(vector, k + 1, exclude_ids=exclude)
-        typical = index.typical_distances()
-        matches = []
-        for tid, dist in found:
-            track = self.library.track(tid)
-            # The same file reached through another path (a symlinked folder) is still itself.
-            if track is None or os.path.realpath(track.path) == real_ref:
-                continue
-            matches.append(Match(tid, track.path, dist, similarity_percent(dist, typical), track.title, track.artist,
-                                 list(track.tags)))
-        return QueryResult(reference, model_id, matches[:k])
+        """Library tracks that sound like a library track; never the track itself."""
+        return self.search.query_track(self.track(track_id), k)
 
     # --- library ----------------------------------------------------------------------------------------
     def tracks(self) -> list[TrackRow]:
@@ -285,8 +212,7 @@ class SongsimService:
         self.library.remove_root(key)
         # SQLite may hand a deleted id to a new track: its cached features must not outlive it.
         self.features.delete(ids)
-        with self._lock:
-            self._index = None
+        self.search.invalidate()
 
     # --- tags -----------------------------------------------------------------------------------------
     def add_tags(self, track_ids: Iterable[int], tags: Iterable[str], source: str = "user") -> None:
@@ -331,14 +257,6 @@ class SongsimService:
         with atomic.atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id))
         return int(len(ids))
-
-
-def _same_identity(path: str, track) -> bool:
-    try:
-        now = identity_of(path)
-    except OSError:
-        return False
-    return (now.size, now.mtime_ns) == (track.size, track.mtime_ns)
 
 
 def _row(t) -> TrackRow:

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from songsim_desktop.core import synth
 from songsim_desktop.core.progress import drive
-from songsim_desktop.core.reports import similarity_percent
+from songsim_desktop.core.search import similarity_percent
 from songsim_desktop.core.service import SongsimService
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
 
@@ -266,7 +266,7 @@ def test_queries_during_a_scan_see_each_committed_batch_without_a_rebuild(small,
     start = len(index)
     for i in range(3):
         synth.write_track(folder / "more" / f"more-{i}.wav", FAMILIES[i], 7.0, seed=60 + i)
-    monkeypatch.setattr("songsim_desktop.core.service.load_or_rebuild",
+    monkeypatch.setattr("songsim_desktop.core.search.tracks.load_or_rebuild",
                         lambda *a, **k: pytest.fail("the index was rebuilt during the scan"))
     sizes = []
     for _progress in svc.scan_job(folder, workers=0):  # driven as the GUI's worker does

@@ -5,7 +5,7 @@ core/library/schema.py.  Every statement runs inside ``with lib.transaction() as
 ``lib.read()``); methods that take a ``conn`` argument are meant to be batched by the caller inside
 one transaction (a scan writes a few hundred tracks per commit), the others open their own.
 
-The hnswlib index (core/index.py) and the features cache (:class:`FeatureCache`) are caches:
+The hnswlib index (core/search/index.py) and the features cache (:class:`FeatureCache`) are caches:
 everything in them can be rebuilt from this file or from the audio.
 """
 

@@ -173,7 +173,7 @@ class VectorIndex:
     def typical_distances(self) -> np.ndarray:
         """Sorted distances between pairs of up to TYPICAL_SAMPLE tracks (a seeded sample).
 
-        The library's own scale, for readable similarities (reports.similarity_percent).  Cached
+        The library's own scale, for readable similarities (search.similarity_percent).  Cached
         until the index grows or shrinks by more than a tenth, so queries during a scan stay cheap.
         """
         with self._lock:
