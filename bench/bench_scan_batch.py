@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from songsim_desktop.core import job_store, scan, synth  # noqa: E402
+from songsim_desktop.core.analysis import TrackVectors  # noqa: E402
 from songsim_desktop.core.jobs import COMMIT_EVERY, PreparedTrack  # noqa: E402
 from songsim_desktop.core.library import Library, ModelRecord  # noqa: E402
 from songsim_desktop.core.reports import ScanReport  # noqa: E402
@@ -60,12 +62,14 @@ def measure(size: int, batches: int, dim: int = 8) -> dict:
             rng = np.random.default_rng(0)
             vectors = [(rng.standard_normal(dim).astype(np.float32), rng.standard_normal((4, dim)).astype(np.float32))
                        for _ in range(COMMIT_EVERY)]
+            # The embedder's results as if it had run (the model is not what is measured here).
+            analysed = [(TrackVectors(SimpleNamespace(info=SimpleNamespace(id=MODEL))), vectors)]
             per_batch = []
             for i in range(WARMUP + batches):
                 picked = [paths[int(j)] for j in rng.choice(len(paths), COMMIT_EVERY, replace=False)]
                 batch = [PreparedTrack(p, 2000 + i, 2, None, {"genre": "Techno"}) for p in picked]
                 t0 = time.perf_counter()
-                job_store.commit_prepared(lib, None, None, MODEL, root_id, root, batch, vectors, folder_tags=True,
+                job_store.commit_prepared(lib, None, None, root_id, root, batch, analysed, folder_tags=True,
                                           report=ScanReport(), known_paths=set(picked))
                 job_store.mark_missing(lib, picked)
                 job_store.restore(lib, picked)

@@ -61,16 +61,18 @@ def _upsert_track(library, conn, root_id: int, p, title_fallback: str) -> int:
         album=tags.get("album"), genre=tags.get("genre"), state="ok" if ok else "error", error=p.error))
 
 
-def commit_prepared(library, cache, cfg: FrontEndConfig, model_id: str, root_id: int, root: str,
-                    batch: list, vectors: list, *, folder_tags: bool, report, known_paths: set) -> list[int]:
-    """Write one batch of prepared tracks (ok ones with their ``vectors``, in order) atomically.
+def commit_prepared(library, cache, cfg: FrontEndConfig, root_id: int, root: str, batch: list, analysed: list,
+                    *, folder_tags: bool, report, known_paths: set) -> list[int]:
+    """Write one batch of prepared tracks atomically: each row, its file/folder tags, and for the ok
+    ones the results of every scan analyser (``analysed``: [(analyser, results in the order of the
+    batch's ok tracks)], from ``core.analysis.analyse``).
 
     Returns the ids of the tracks written (ok and error)."""
-    ok = [p for p in batch if p.error is None]
     stale = library.track_ids(p.path for p in batch if p.path in known_paths)
     cache_delete(cache, stale.values())
     written: list[tuple[int, object]] = []
     all_ids: list[int] = []
+    ok_done = 0  # analyser results are per ok track, in batch order
     with library.transaction() as conn:
         for p in batch:
             stem = os.path.splitext(os.path.basename(p.path))[0]
@@ -79,8 +81,9 @@ def commit_prepared(library, cache, cfg: FrontEndConfig, model_id: str, root_id:
             library.forget_content(conn, tid)
             if p.error is not None:
                 continue
-            vec, crops = vectors[ok.index(p)]
-            library.put_vectors(conn, tid, model_id, vec, crops)
+            for analyser, results in analysed:
+                analyser.store(library, conn, tid, results[ok_done])
+            ok_done += 1
             library.replace_tags(conn, tid, file_tags(p.tags or {}), "file")
             name = folder_tag(p.path, root) if folder_tags else None
             if name:
@@ -103,12 +106,14 @@ def tracks_without_vector(library, model_id: str) -> tuple[list[tuple[int, str]]
     return library.tracks_without_vectors(model_id), library.vector_count(model_id)
 
 
-def commit_vectors(library, cache, cfg: FrontEndConfig, model_id: str, items: list) -> None:
-    """items: (track_id, prepared, (vector, crop vectors), decoded_now) -- one transaction."""
+def commit_analysed(library, cache, cfg: FrontEndConfig, items: list, analysed: list) -> None:
+    """A re-embed's batch in one transaction.  items: (track_id, prepared, decoded_now);
+    ``analysed``: [(analyser, results in the order of items)]."""
     with library.transaction() as conn:
-        for tid, _p, (vec, crops), _fresh in items:
-            library.put_vectors(conn, tid, model_id, vec, crops)
-    for tid, p, _v, fresh in items:
+        for i, (tid, _p, _fresh) in enumerate(items):
+            for analyser, results in analysed:
+                analyser.store(library, conn, tid, results[i])
+    for tid, p, fresh in items:
         if fresh:
             cache_put(cache, tid, cfg, p.logmel)
 

@@ -22,7 +22,7 @@ from typing import Callable, Generator, Iterator, Optional
 
 import numpy as np
 
-from songsim_desktop.core import audio, metadata
+from songsim_desktop.core import analysis, audio, metadata
 from songsim_desktop.core import job_store as store
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
 from songsim_desktop.core.library import normalise_root
@@ -208,23 +208,6 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _embed(embedder, prepared: list[PreparedTrack]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(track vector, crop vectors) for each prepared track, in one onnxruntime call."""
-    from songsim_desktop.core.embedder import track_vector
-
-    if not prepared:
-        return []
-    x = np.concatenate([p.logmel for p in prepared], axis=0)
-    crops = np.asarray(embedder.embed_inputs(x), dtype=np.float32)
-    out, start = [], 0
-    for p in prepared:
-        n = len(p.logmel)
-        part = crops[start:start + n]
-        out.append((np.asarray(track_vector(part), dtype=np.float32), part))
-        start += n
-    return out
-
-
 def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelToken] = None,
              workers: Optional[int] = None, *, folder_tags: bool = False,
              on_commit: Optional[Callable[[list[int]], None]] = None,
@@ -240,6 +223,7 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     cancel = cancel or CancelToken()
     workers = default_workers() if workers is None else workers
     cfg, model_id = embedder.info.frontend, embedder.info.id
+    analysers = analysis.for_scan(embedder)
     root_path = normalise_root(root)
     root_id = store.ensure_root(library, root_path)
     todo = plan(library, root_path, model_id)
@@ -256,10 +240,9 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
 
     def commit() -> None:
         if batch:
-            notify(store.commit_prepared(
-                library, features_cache, cfg, model_id, root_id, root_path, batch,
-                _embed(embedder, [p for p in batch if p.error is None]),
-                folder_tags=folder_tags, report=report, known_paths=known))
+            analysed = analysis.analyse(analysers, [p for p in batch if p.error is None])
+            notify(store.commit_prepared(library, features_cache, cfg, root_id, root_path, batch, analysed,
+                                         folder_tags=folder_tags, report=report, known_paths=known))
             batch.clear()
 
     stream = prepared_stream([f.path for f in todo.to_process], cfg, workers, cancel, decoder_log=decoder_log)
@@ -289,6 +272,9 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
     """
     cancel = cancel or CancelToken()
     cfg, model_id = embedder.info.frontend, embedder.info.id
+    analysers = analysis.for_reembed(embedder)
+    # Every model-dependent result of a track is committed in one transaction with its vector, so
+    # "has a vector for this model" is "is done".
     todo, skipped = store.tracks_without_vector(library, model_id)
     report = ReembedReport(model_id=model_id, skipped=skipped)
     meter = RateMeter()
@@ -299,9 +285,9 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
 
     def commit() -> None:
         if batch:
-            vectors = _embed(embedder, [p for _, p in batch])
-            store.commit_vectors(library, features_cache, cfg, model_id,
-                                 [(tid, p, v, tid in fresh) for (tid, p), v in zip(batch, vectors)])
+            analysed = analysis.analyse(analysers, [p for _, p in batch])
+            store.commit_analysed(library, features_cache, cfg, [(tid, p, tid in fresh) for tid, p in batch],
+                                  analysed)
             report.embedded += len(batch)
             batch.clear()
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from songsim_desktop import paths
-from songsim_desktop.core import jobs, synth
+from songsim_desktop.core import analysis, jobs, synth
 from songsim_desktop.core.embedder import Embedder
 from songsim_desktop.core.library import FeatureCache, Library
 from songsim_desktop.core.progress import CancelToken, drive
@@ -238,3 +238,39 @@ def test_a_decoder_crash_fails_only_the_file_that_crashes(music, embedder, tmp_p
     assert sorted(by_path) == sorted(paths) and len(out) == len(paths)
     assert by_path[str(poison)].error == f"while decoding {poison}: the decoder crashed on this file"
     assert all(by_path[p].error is None for p in paths if p != str(poison))
+
+
+class RecordingAnalyser:
+    """A stand-in descriptor: records what the scan hands it and when it may store."""
+
+    name = "recording"
+
+    def __init__(self, uses_model: bool, stored: list):
+        self.uses_model, self.stored = uses_model, stored
+
+    def analyse(self, tracks):
+        return [(self.uses_model, t.logmel.shape) for t in tracks]
+
+    def store(self, library, conn, track_id, result):
+        self.stored.append((track_id, result, conn.in_transaction))
+
+
+def test_a_registered_analyser_runs_on_every_scanned_track_and_model_ones_on_reembed(
+        store, music, embedder, tmp_path, monkeypatch):
+    lib, cache = store
+    stored: list = []
+    monkeypatch.setattr(analysis, "REGISTERED", [*analysis.REGISTERED, lambda e: RecordingAnalyser(False, stored),
+                                                 lambda e: RecordingAnalyser(True, stored)])
+    report = drive(jobs.scan_job(lib, cache, embedder, tmp_path / "music", workers=0))
+    ids = sorted(t.id for t in lib.tracks())
+    cfg = embedder.info.frontend
+    shape = (cfg.n_crops, 1, cfg.n_mels, cfg.crop_frames)
+    assert report.added == len(music) == len(ids)
+    assert sorted(stored) == sorted((tid, (m, shape), True) for tid in ids for m in (False, True))
+    assert lib.vector_count(embedder.info.id) == len(ids)  # the embedder, registered first, still ran
+
+    stored.clear()
+    other = Embedder(copy_model_with_new_id(tmp_path, "other"))
+    drive(jobs.reembed_job(lib, cache, other))
+    assert sorted(stored) == [(tid, (True, shape), True) for tid in ids]  # only what depends on the model
+    assert lib.vector_count(other.info.id) == len(ids)

@@ -8,11 +8,13 @@ the cost grows with the library, which made scans quadratic (issue 9, bug 4).
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from songsim_desktop.core import job_store, scan, synth
+from songsim_desktop.core.analysis import TrackVectors
 from songsim_desktop.core.jobs import PreparedTrack
 from songsim_desktop.core.library import Library, ModelRecord
 from songsim_desktop.core.reports import ScanReport
@@ -79,10 +81,11 @@ def test_a_scan_batch_commits_and_marks_by_index(filled):
     lib, root, paths = filled
     batch = [PreparedTrack(p, 7, 7, None, {"genre": "Dub; Techno"}) for p in paths[:16]]
     vectors = [(np.ones(8, np.float32), np.ones((2, 8), np.float32))] * len(batch)
+    analysed = [(TrackVectors(SimpleNamespace(info=SimpleNamespace(id=MODEL))), vectors)]  # results as given
     report = ScanReport()
 
     def one_batch():
-        job_store.commit_prepared(lib, None, None, MODEL, 1, root, batch, vectors, folder_tags=True,
+        job_store.commit_prepared(lib, None, None, 1, root, batch, analysed, folder_tags=True,
                                   report=report, known_paths=set(paths))
         job_store.mark_missing(lib, paths[20:30])
         job_store.restore(lib, paths[20:30])
