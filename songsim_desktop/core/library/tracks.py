@@ -133,22 +133,22 @@ class TracksMixin:
 
     def mark_missing(self, conn: sqlite3.Connection, track_ids: Iterable[int]) -> int:
         """Tracks whose file vanished: kept (tags, vectors) but out of search; returns how many."""
-        ids = [int(t) for t in track_ids]
-        changed = 0
-        for part in chunks(ids):
-            changed += conn.execute(
-                f"UPDATE tracks SET state = 'missing' WHERE id IN ({placeholders(len(part))})", part
-            ).rowcount
-        return changed
+        return self._set_state(conn, track_ids, "missing")
 
     def restore_missing(self, conn: sqlite3.Connection, track_ids: Iterable[int]) -> int:
         """Missing tracks whose file came back unchanged: ok again, with the vectors and tags they
         kept; returns how many."""
+        return self._set_state(conn, track_ids, "ok", only_from="missing")
+
+    @staticmethod
+    def _set_state(conn: sqlite3.Connection, track_ids: Iterable[int], state: str, only_from: str | None = None) -> int:
         ids = [int(t) for t in track_ids]
+        guard = "" if only_from is None else "state = ? AND "
         changed = 0
         for part in chunks(ids):
+            params = [state, *([only_from] if only_from else []), *part]
             changed += conn.execute(
-                f"UPDATE tracks SET state = 'ok' WHERE state = 'missing' AND id IN ({placeholders(len(part))})", part
+                f"UPDATE tracks SET state = ? WHERE {guard}id IN ({placeholders(len(part))})", params
             ).rowcount
         return changed
 
