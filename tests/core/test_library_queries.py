@@ -8,6 +8,8 @@ the cost grows with the library, which made scans quadratic (issue 9, bug 4).
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,6 +22,8 @@ from songsim_desktop.core.library import Library, ModelRecord
 from songsim_desktop.core.reports import ScanReport
 
 MODEL = "m"
+PACKAGE = Path(__file__).resolve().parents[2] / "songsim_desktop"
+SQL = re.compile(r"\.execute(many|script)?\(|^\s*(import|from) sqlite3\b", re.MULTILINE)
 
 
 @pytest.fixture
@@ -112,3 +116,13 @@ def test_the_check_catches_a_whole_table_read(filled):
     lib, _root, _paths = filled
     with pytest.raises(AssertionError, match="reads a whole table"):
         assert_all_indexed(lib, ["SELECT path, id FROM tracks"])  # what job_store.track_ids used to run
+
+
+def test_only_the_library_package_speaks_sql():
+    library_dir = PACKAGE / "core" / "library"
+    speaking = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                if not p.is_relative_to(library_dir) and SQL.search(p.read_text(encoding="utf-8"))}
+    # finetune.py still reads its tags in SQL until its rewrite (issue 9, training part) calls
+    # Library.tags_by_track(states=("ok",), sources=...) instead; nothing else may.
+    assert speaking <= {"training/finetune.py"}, speaking
+    assert SQL.search((library_dir / "tracks.py").read_text(encoding="utf-8"))  # the pattern does match SQL
