@@ -38,6 +38,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from songsim_desktop.atomic import atomic_path  # noqa: E402
 from songsim_desktop.core import synth  # noqa: E402
 
 # (suffix, sample rate, channels, soundfile format, subtype): the mix a real library has.
@@ -73,11 +74,11 @@ def _write_one(job: tuple[str, int, float]) -> str:
     if channels == 2:
         audio = np.stack([audio, 0.9 * np.roll(audio, sr // 100)], axis=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")  # not an audio suffix: a scan ignores it
-    with sf.SoundFile(str(partial), "w", sr, channels, format=fmt, subtype=subtype) as out:
+    # A killed generator leaves no half file that the next run would take for a finished track.
+    with atomic_path(path) as partial, sf.SoundFile(str(partial), "w", sr, channels, format=fmt,
+                                                     subtype=subtype) as out:
         for start in range(0, len(audio), BLOCK):
             out.write(audio[start : start + BLOCK])
-    os.replace(partial, path)
     return path_text
 
 

@@ -96,7 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="add music folders and scan them (incremental; resumes)")
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--workers", type=int, default=None, help="decoding processes (0 = in this process)")
-    p.add_argument("--commit-every", type=int, default=None, help=argparse.SUPPRESS)
 
     p = sub.add_parser("query", help="list the library tracks that sound most like FILE")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -198,14 +197,13 @@ def cmd_index(service, args, cancel) -> int:
     missing = [d for d in args.dirs if not os.path.isdir(d)]
     if missing:
         raise UsageError("; ".join(f"while adding music folder {d}: not a folder" for d in missing))
-    options = {} if args.commit_every is None else {"commit_every": args.commit_every}
     if service.default_upgrade_from is not None:  # this version ships a new default model
         sys.stderr.write(f"songsim: the default model changed: re-embedding the library with "
                          f"{service.default_model_id} (queries use the old vectors until it is done)\n")
         _run(service.upgrade_default_job(cancel), cancel)
     failed = 0
     for folder in args.dirs:
-        report = _run(service.scan_job(folder, cancel, args.workers, **options), cancel)
+        report = _run(service.scan_job(folder, cancel, args.workers), cancel)
         for path, reason in report.failed:
             _error(reason if path in reason else f"{path}: {reason}")
         failed += len(report.failed)
@@ -295,7 +293,10 @@ def cmd_models(service, args, cancel) -> int:
 
 
 def read_tags_csv(path: str) -> list[tuple[str, list[str]]]:
-    """Rows (path, tags) of a CSV with columns path,tags; tags separated by ';'."""
+    """Rows (path, tags) of a CSV with columns path,tags; several tags separated by ';' (or any
+    separator core.metadata.split_tags knows: ',', '/', '|')."""
+    from songsim_desktop.core.metadata import split_tags
+
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -304,7 +305,7 @@ def read_tags_csv(path: str) -> list[tuple[str, list[str]]]:
             rows = []
             for row in reader:
                 row = {k.strip(): (v or "") for k, v in row.items() if k}
-                tags = [t.strip() for t in row["tags"].split(";") if t.strip()]
+                tags = split_tags(row["tags"])
                 if row["path"].strip():
                     rows.append((row["path"].strip(), tags))
             return rows
@@ -316,15 +317,16 @@ def cmd_train(service, args, cancel) -> int:
     rows = read_tags_csv(args.tags)
     base = os.path.dirname(os.path.abspath(args.tags))
     failed = 0
-    with service.library.transaction() as conn:
-        for path, tags in rows:
-            full = path if os.path.isabs(path) else os.path.join(base, path)
-            track = service.library.track_by_path(os.path.realpath(full)) or service.library.track_by_path(full)
-            if track is None:
-                failed += 1
-                _error(f"while reading tags for {path}: not in the library (index its folder first)")
-                continue
-            service.library.replace_tags(conn, track.id, tags, "user")
+    tags_of: dict[int, list[str]] = {}
+    for path, tags in rows:
+        full = path if os.path.isabs(path) else os.path.join(base, path)
+        track = service.library.track_by_path(os.path.realpath(full)) or service.library.track_by_path(full)
+        if track is None:
+            failed += 1
+            _error(f"while reading tags for {path}: not in the library (index its folder first)")
+            continue
+        tags_of[track.id] = tags
+    service.library.set_tags(tags_of, "user")
     config = training.TrainConfig()
     if args.epochs is not None:
         config.epochs = args.epochs

@@ -54,7 +54,7 @@ def index_dir(data: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
-        pass  # a read-only library: the index is kept in memory (core.index says why saving failed)
+        pass  # a read-only library: the index is kept in memory (core.search.index says why saving failed)
     return path
 
 

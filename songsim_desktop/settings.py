@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from songsim_desktop import paths
+from songsim_desktop import atomic, paths
 from songsim_desktop.errors import SongsimError
 from songsim_desktop.training import LOSSES  # the training entry point (torch-free)
 
@@ -31,7 +30,6 @@ SETTINGS_FILENAME = "settings.json"
 @dataclass
 class Settings:
     schema_version: int = SCHEMA_VERSION
-    folders: list[str] = field(default_factory=list)  # music folders the user added, in order
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_states: dict[str, str] = field(default_factory=dict)  # splitter name -> base64 state
     current_tab: int = 0
@@ -52,7 +50,6 @@ class Settings:
         self.train_epochs = min(1000, max(1, int(self.train_epochs)))
         if self.train_loss not in LOSSES:
             self.train_loss = LOSSES[0]
-        self.folders = [str(f) for f in self.folders]
 
 
 def settings_path(config_dir: str | os.PathLike | None = None) -> Path:
@@ -68,9 +65,9 @@ def migrate(data: dict) -> dict:
         log.warning("settings schema %s is newer than %s; unknown fields ignored", version, SCHEMA_VERSION)
         version = SCHEMA_VERSION
     if version == 1:
-        # Schema 1 (the first prototype) had one "library_folder" and a 0..100 integer volume.
-        folder = data.pop("library_folder", None)
-        data["folders"] = [folder] if folder else []
+        # Schema 1 (the first prototype) had one "library_folder" and a 0..100 integer volume.  The
+        # music folders now live only in the library database (its roots), so the folder is dropped.
+        data.pop("library_folder", None)
         if "volume" in data:
             data["volume"] = float(data["volume"]) / 100.0
         version = 2
@@ -115,16 +112,7 @@ def save(settings: Settings, config_dir: str | os.PathLike | None = None) -> Pat
     settings.schema_version = SCHEMA_VERSION
     text = json.dumps(asdict(settings), indent=2, sort_keys=True)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic.write_text(path, text, durable=True)
     except OSError as err:
         raise SongsimError(str(err), path=path, action="saving settings to") from err
     return path

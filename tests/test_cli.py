@@ -181,8 +181,11 @@ def test_ctrl_c_cancels_keeps_committed_work_and_exits_130(tmp_path):
     music = tmp_path / "music"
     made = synth.write_library(music, FAMILIES, 3, 6.5)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "songsim_desktop.cli", "--data-dir", str(tmp_path / "data"), "index", str(music),
-           "--workers", "0", "--commit-every", "1"]
+    # One file per commit, so some are committed before the Ctrl-C.
+    run_cli = ("import sys; from songsim_desktop.core import jobs; jobs.COMMIT_EVERY = 1; "
+               "from songsim_desktop import cli; sys.exit(cli.main(sys.argv[1:]))")
+    cmd = [sys.executable, "-c", run_cli, "--data-dir", str(tmp_path / "data"), "index", str(music),
+           "--workers", "0"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stderr.readline()  # the first progress line: the job is running
     assert first.startswith("scan 0/"), first

@@ -19,10 +19,10 @@ def test_defaults_when_no_file():
 
 def test_round_trip_keeps_every_field(isolated_data_dir):
     original = Settings(
-        folders=["/music/ä", "/other"], window_geometry="AdnQywAD", splitter_states={"search": "AAAA/w=="},
+        window_geometry="AdnQywAD", splitter_states={"search": "AAAA/w=="},
         current_tab=2, volume=0.35, auto_preview=False, loop=True,
         result_count=40, train_epochs=3, train_loss="triplet", train_folder_tags=False, train_file_tags=False,
-        last_open_dir="/tmp",
+        last_open_dir="/music/ä",
     )
     path = settings_mod.save(original)
     # Settings live in the config dir that SONGSIM_DATA_DIR isolates, never in the real home.
@@ -44,14 +44,13 @@ def test_schema_1_is_migrated():
                                 "auto_preview": False}))
     loaded = settings_mod.load()
     assert loaded.schema_version == SCHEMA_VERSION
-    assert loaded.folders == ["/music"]
     assert loaded.volume == pytest.approx(0.5)
     assert loaded.auto_preview is False
 
 
 def test_file_without_version_counts_as_schema_1():
     loaded = settings_mod.from_dict({"library_folder": "", "volume": 100})
-    assert loaded.folders == [] and loaded.volume == 1.0
+    assert loaded.volume == 1.0
 
 
 def test_newer_schema_keeps_known_fields_and_drops_unknown():

@@ -63,7 +63,7 @@ def gather_tags(library, config) -> dict[int, set[str]]:
     """track id -> tags of ok tracks: user tags always, file tags if ``config.use_file_tags``, folder
     names if ``config.use_folder_tags`` (computed here, nothing is written)."""
     sources = ["user"] + (["file"] if config.use_file_tags else [])
-    out = library.tags_from_sources(sources)
+    out = library.tags_by_track(states=("ok",), sources=sources)
     if config.use_folder_tags:
         roots = {r.id: r.path for r in library.roots()}
         for track in library.tracks(states=("ok",)):

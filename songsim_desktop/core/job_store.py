@@ -1,5 +1,4 @@
-"""What the scan and re-embed jobs read from and write to the library, in SQL on the documented
-schema (docs/architecture.md, "Database").
+"""What the scan and re-embed jobs read from and write to the library, through Library methods.
 
 Each batch goes in ONE transaction: a track row, its vectors and its tags land together or not at
 all, so a scan killed at any moment leaves the database consistent and resumable.  The features
@@ -10,16 +9,12 @@ and written after it, so it can be missing (decoded again later) but never stale
 from __future__ import annotations
 
 import os
-import re
 from typing import Optional
 
 import numpy as np
 
 from songsim_desktop.core.features import FrontEndConfig
-
-# Separators users put between several genres or moods in one tag field.
-_TAG_SPLIT = re.compile(r"\s*[;,/|]\s*")
-FILE_TAG_FIELDS = ("genre", "mood", "grouping")
+from songsim_desktop.core.metadata import file_tags
 
 
 def ensure_root(library, root: str) -> int:
@@ -32,7 +27,7 @@ def mark_missing(library, paths: list[str]) -> list[int]:
     Returns the ids marked."""
     if not paths:
         return []
-    ids = list(track_ids(library, set(paths)).values())
+    ids = list(library.track_ids(paths).values())
     with library.transaction() as conn:
         library.mark_missing(conn, ids)
     return ids
@@ -42,23 +37,10 @@ def restore(library, paths: list[str]) -> list[int]:
     """Missing tracks that came back unchanged: ok again, with the vectors and tags they kept."""
     if not paths:
         return []
-    ids = list(track_ids(library, set(paths)).values())
+    ids = list(library.track_ids(paths).values())
     with library.transaction() as conn:
-        conn.executemany("UPDATE tracks SET state = 'ok' WHERE id = ? AND state = 'missing'", [(i,) for i in ids])
+        library.restore_missing(conn, ids)
     return ids
-
-
-def file_tags(tags: dict) -> set[str]:
-    """Tags (source 'file') from a file's genre, mood and grouping fields, lower-cased."""
-    out: set[str] = set()
-    for key in FILE_TAG_FIELDS:
-        value = tags.get(key)
-        if not value:
-            continue
-        values = value if isinstance(value, (list, tuple)) else [value]
-        for v in values:
-            out.update(t.strip().lower() for t in _TAG_SPLIT.split(str(v)) if t.strip())
-    return out
 
 
 def folder_tag(path: str, root: str) -> Optional[str]:
@@ -79,36 +61,29 @@ def _upsert_track(library, conn, root_id: int, p, title_fallback: str) -> int:
         album=tags.get("album"), genre=tags.get("genre"), state="ok" if ok else "error", error=p.error))
 
 
-def track_ids(library, paths: set[str]) -> dict[str, int]:
-    """path -> id for those of ``paths`` the library knows."""
-    if not paths:
-        return {}
-    with library.read() as conn:
-        return {r[0]: int(r[1]) for r in conn.execute("SELECT path, id FROM tracks") if r[0] in paths}
-
-
-def commit_prepared(library, cache, cfg: FrontEndConfig, model_id: str, root_id: int, root: str,
-                    batch: list, vectors: list, *, folder_tags: bool, report, known_paths: set) -> list[int]:
-    """Write one batch of prepared tracks (ok ones with their ``vectors``, in order) atomically.
+def commit_prepared(library, cache, cfg: FrontEndConfig, root_id: int, root: str, batch: list, analysed: list,
+                    *, folder_tags: bool, report, known_paths: set) -> list[int]:
+    """Write one batch of prepared tracks atomically: each row, its file/folder tags, and for the ok
+    ones the results of every scan analyser (``analysed``: [(analyser, results in the order of the
+    batch's ok tracks)], from ``core.analysis.analyse``).
 
     Returns the ids of the tracks written (ok and error)."""
-    ok = [p for p in batch if p.error is None]
-    stale = track_ids(library, {p.path for p in batch if p.path in known_paths})
+    stale = library.track_ids(p.path for p in batch if p.path in known_paths)
     cache_delete(cache, stale.values())
     written: list[tuple[int, object]] = []
     all_ids: list[int] = []
+    ok_done = 0  # analyser results are per ok track, in batch order
     with library.transaction() as conn:
         for p in batch:
             stem = os.path.splitext(os.path.basename(p.path))[0]
             tid = _upsert_track(library, conn, root_id, p, stem)
             all_ids.append(tid)
-            # New content makes every model's vector of the old content wrong, not only ours.
-            conn.execute("DELETE FROM vectors WHERE track_id = ?", (tid,))
-            conn.execute("DELETE FROM tags WHERE track_id = ? AND source IN ('file', 'folder')", (tid,))
+            library.forget_content(conn, tid)
             if p.error is not None:
                 continue
-            vec, crops = vectors[ok.index(p)]
-            library.put_vectors(conn, tid, model_id, vec, crops)
+            for analyser, results in analysed:
+                analyser.store(library, conn, tid, results[ok_done])
+            ok_done += 1
             library.replace_tags(conn, tid, file_tags(p.tags or {}), "file")
             name = folder_tag(p.path, root) if folder_tags else None
             if name:
@@ -128,18 +103,17 @@ def commit_prepared(library, cache, cfg: FrontEndConfig, model_id: str, root_id:
 
 def tracks_without_vector(library, model_id: str) -> tuple[list[tuple[int, str]], int]:
     """(id, path) of ok tracks lacking a vector for ``model_id``, and how many already have one."""
-    ids = set(library.tracks_without_vectors(model_id))
-    with library.read() as conn:
-        paths = dict(conn.execute("SELECT id, path FROM tracks WHERE state = 'ok'").fetchall())
-    return sorted((i, paths[i]) for i in ids if i in paths), library.vector_count(model_id)
+    return library.tracks_without_vectors(model_id), library.vector_count(model_id)
 
 
-def commit_vectors(library, cache, cfg: FrontEndConfig, model_id: str, items: list) -> None:
-    """items: (track_id, prepared, (vector, crop vectors), decoded_now) -- one transaction."""
+def commit_analysed(library, cache, cfg: FrontEndConfig, items: list, analysed: list) -> None:
+    """A re-embed's batch in one transaction.  items: (track_id, prepared, decoded_now);
+    ``analysed``: [(analyser, results in the order of items)]."""
     with library.transaction() as conn:
-        for tid, _p, (vec, crops), _fresh in items:
-            library.put_vectors(conn, tid, model_id, vec, crops)
-    for tid, p, _v, fresh in items:
+        for i, (tid, _p, _fresh) in enumerate(items):
+            for analyser, results in analysed:
+                analyser.store(library, conn, tid, results[i])
+    for tid, p, fresh in items:
         if fresh:
             cache_put(cache, tid, cfg, p.logmel)
 

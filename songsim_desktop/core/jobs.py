@@ -23,12 +23,13 @@ from typing import Callable, Generator, Iterator, Optional
 
 import numpy as np
 
-from songsim_desktop.core import audio, metadata
+from songsim_desktop.core import analysis, audio, metadata
 from songsim_desktop.core import job_store as store
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
+from songsim_desktop.core.library import normalise_root
 from songsim_desktop.core.progress import CancelToken, Progress, RateMeter
 from songsim_desktop.core.reports import ReembedReport, ScanReport
-from songsim_desktop.core.scan import identity_of, normalise_root, plan
+from songsim_desktop.core.scan import identity_of, plan
 from songsim_desktop.errors import DecodeError
 
 COMMIT_EVERY = 16
@@ -274,40 +275,36 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _embed(embedder, prepared: list[PreparedTrack]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(track vector, crop vectors) for each prepared track, in one onnxruntime call."""
-    from songsim_desktop.core.embedder import track_vector
+NON_FINITE_RESULT = "the model gave NaN or infinity for this file, so it is not indexed"
 
-    if not prepared:
-        return []
-    x = np.concatenate([p.logmel for p in prepared], axis=0)
-    crops = np.asarray(embedder.embed_inputs(x), dtype=np.float32)
-    out, start = [], 0
-    for p in prepared:
-        n = len(p.logmel)
-        part = crops[start:start + n]
-        out.append((np.asarray(track_vector(part), dtype=np.float32), part))
-        start += n
-    return out
+
+def _drop_non_finite(analysed: list) -> tuple[set[int], list]:
+    """A model that gives NaN or infinity for one file (a diverged fine-tune) fails that file, not its
+    whole batch: (indexes of the tracks with such a result, ``analysed`` without their results)."""
+    def finite(result) -> bool:
+        parts = result if isinstance(result, tuple) else (result,)
+        return all(np.isfinite(np.asarray(part, dtype=np.float64)).all() for part in parts)
+
+    bad = {i for _analyser, results in analysed for i, r in enumerate(results) if not finite(r)}
+    return bad, [(a, [r for i, r in enumerate(results) if i not in bad]) for a, results in analysed]
 
 
 def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelToken] = None,
-             workers: Optional[int] = None, *, commit_every: int = COMMIT_EVERY,
-             folder_tags: bool = False,
-             before_commit: Optional[Callable[[PreparedTrack], None]] = None,
+             workers: Optional[int] = None, *, folder_tags: bool = False,
              on_commit: Optional[Callable[[list[int]], None]] = None,
              decoder_log: Optional[str] = None,
              ) -> Generator[Progress, None, ScanReport]:
-    """Scan ``root`` incrementally: new and changed files are decoded, embedded and committed.
+    """Scan ``root`` incrementally: new and changed files are decoded, embedded and committed,
+    ``COMMIT_EVERY`` files per transaction.
 
-    ``before_commit`` is called with each prepared track just before its identity is re-checked
-    (tests use it to rewrite a file at the worst moment).  ``on_commit`` receives the ids of the
-    tracks each committed batch wrote or marked missing (the service updates its index from them).
+    ``on_commit`` receives the ids of the tracks each committed batch wrote or marked missing (the
+    service updates its index from them).
     """
     notify = on_commit or (lambda ids: None)
     cancel = cancel or CancelToken()
     workers = default_workers() if workers is None else workers
     cfg, model_id = embedder.info.frontend, embedder.info.id
+    analysers = analysis.for_scan(embedder)
     root_path = normalise_root(root)
     root_id = store.ensure_root(library, root_path)
     todo = plan(library, root_path, model_id)
@@ -324,23 +321,23 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
 
     def commit() -> None:
         if batch:
-            notify(store.commit_prepared(
-                library, features_cache, cfg, model_id, root_id, root_path, batch,
-                _embed(embedder, [p for p in batch if p.error is None]),
-                folder_tags=folder_tags, report=report, known_paths=known))
+            ok = [p for p in batch if p.error is None]
+            bad, analysed = _drop_non_finite(analysis.analyse(analysers, ok))
+            for i in bad:
+                ok[i].error, ok[i].logmel = f"while embedding {ok[i].path}: {NON_FINITE_RESULT}", None
+            notify(store.commit_prepared(library, features_cache, cfg, root_id, root_path, batch, analysed,
+                                         folder_tags=folder_tags, report=report, known_paths=known))
             batch.clear()
 
     stream = prepared_stream([f.path for f in todo.to_process], cfg, workers, cancel, decoder_log=decoder_log)
     done = 0
     try:
         for prepared in stream:
-            if before_commit is not None:
-                before_commit(prepared)
             batch.append(recheck(prepared, cfg))
             if batch[-1].error is None and batch[-1].info is not None and batch[-1].info.note:
                 report.notes.append((prepared.path, f"{prepared.path}: {batch[-1].info.note}"))
             done += 1
-            if len(batch) >= commit_every:
+            if len(batch) >= COMMIT_EVERY:
                 commit()
             yield meter.progress("scan", done, total, prepared.path)
             if cancel.cancelled:
@@ -352,8 +349,8 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     return report
 
 
-def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken] = None, *,
-                commit_every: int = COMMIT_EVERY) -> Generator[Progress, None, ReembedReport]:
+def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken] = None
+                ) -> Generator[Progress, None, ReembedReport]:
     """Give every ok track a vector for ``embedder``'s model, from the features cache.
 
     No decoding unless a track's cache entry is missing.  Resumable: tracks that already have a
@@ -361,6 +358,9 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
     """
     cancel = cancel or CancelToken()
     cfg, model_id = embedder.info.frontend, embedder.info.id
+    analysers = analysis.for_reembed(embedder)
+    # Every model-dependent result of a track is committed in one transaction with its vector, so
+    # "has a vector for this model" is "is done".
     todo, skipped = store.tracks_without_vector(library, model_id)
     report = ReembedReport(model_id=model_id, skipped=skipped)
     meter = RateMeter()
@@ -371,10 +371,13 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
 
     def commit() -> None:
         if batch:
-            vectors = _embed(embedder, [p for _, p in batch])
-            store.commit_vectors(library, features_cache, cfg, model_id,
-                                 [(tid, p, v, tid in fresh) for (tid, p), v in zip(batch, vectors)])
-            report.embedded += len(batch)
+            bad, analysed = _drop_non_finite(analysis.analyse(analysers, [p for _, p in batch]))
+            report.failed.extend((batch[i][1].path, f"while embedding {batch[i][1].path}: {NON_FINITE_RESULT}")
+                                 for i in sorted(bad))
+            kept = [item for i, item in enumerate(batch) if i not in bad]
+            store.commit_analysed(library, features_cache, cfg, [(tid, p, tid in fresh) for tid, p in kept],
+                                  analysed)
+            report.embedded += len(kept)
             batch.clear()
 
     done = 0
@@ -393,7 +396,7 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
                 report.from_cache += 1
                 batch.append((track_id, PreparedTrack(path, None, None, None, logmel=x)))
             done += 1
-            if len(batch) >= commit_every:
+            if len(batch) >= COMMIT_EVERY:
                 commit()
             yield meter.progress("reembed", done, total, path)
             if cancel.cancelled:

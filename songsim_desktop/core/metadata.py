@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import mutagen
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
 FIELDS = ("title", "artist", "album", "genre", "mood", "grouping", "comment")
+# The fields whose values become tags (source 'file'): what a track *is*, not what it is called.
+TAG_FIELDS = ("genre", "mood", "grouping")
+# Separators users put between several genres or moods in one field ("Techno; Dub / Ambient").
+_TAG_SPLIT = re.compile(r"\s*[;,/|]\s*")
 log = logging.getLogger(__name__)
 
 _ID3_FRAMES = {
@@ -107,3 +112,21 @@ def read_tags(path: str | os.PathLike) -> dict:
     except Exception as exc:  # noqa: BLE001 - tags are optional; the decoder reports bad files
         log.debug("while reading tags of %s: %s", path, exc)
         return dict.fromkeys(FIELDS)
+
+
+def split_tags(text) -> list[str]:
+    """One tag field (or a typed/CSV list) -> its tags, trimmed, without empties: THE rule for
+    reading several tags out of one text, used for file metadata, tag CSVs and the GUI alike.
+    (Case and inner spacing are normalised when the library stores them.)"""
+    return [t for t in (part.strip() for part in _TAG_SPLIT.split(str(text or ""))) if t]
+
+
+def file_tags(tags: dict) -> set[str]:
+    """Tags (source 'file') from a file's genre, mood and grouping fields, lower-cased."""
+    out: set[str] = set()
+    for key in TAG_FIELDS:
+        value = tags.get(key)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            out.update(t.lower() for t in split_tags(v))
+    return out

@@ -10,29 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-import numpy as np
-
-from songsim_desktop.core import library_records
-
-
-# Below this many track pairs a library says too little about its own spread: use the absolute scale.
-MIN_TYPICAL_PAIRS = 3
-
-
-def similarity_percent(distance: float, typical: Optional[np.ndarray] = None) -> float:
-    """A similarity a person can read, 0..100, from the Euclidean distance of two unit vectors.
-
-    With ``typical`` (sorted distances between tracks of the library: ``VectorIndex.typical_distances``)
-    it is the share of those pairs that lie farther apart, so "97 %" reads "closer than 97 % of the
-    pairs of tracks in your library".  That stays informative whatever the model's own scale: the
-    shipped model puts a whole synthetic demo library within 0.1 of itself, where the absolute scale
-    would show 97-99 % for everything.  Without enough pairs: the absolute ``100 * (1 - d/2)``.
-    """
-    d = float(distance)
-    if typical is not None and len(typical) >= MIN_TYPICAL_PAIRS:
-        not_farther = int(np.searchsorted(typical, d, side="right"))
-        return float(100.0 * (1.0 - not_farther / len(typical)))
-    return float(min(100.0, max(0.0, 100.0 * (1.0 - d / 2.0))))
+from songsim_desktop.core.library import records as library_records
 
 
 @dataclass
@@ -55,7 +33,7 @@ class Match:
     track_id: int
     path: str
     distance: float  # Euclidean distance between unit vectors, 0..2 (smaller = more alike)
-    similarity: float  # 0..100: share of the library's track pairs farther apart (similarity_percent)
+    similarity: float  # 0..100: share of the library's track pairs farther apart (search.similarity_percent)
     title: Optional[str]
     artist: Optional[str]
     tags: list[str] = field(default_factory=list)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Optional
 
 from songsim_desktop.core.audio import SUPPORTED_EXTENSIONS
+from songsim_desktop.core.library import KnownTrack, normalise_root
 
-# Extensions compared in lower case: ".MP3" and ".Flac" are the same formats.
-_EXTENSIONS = frozenset(ext.lower() if ext.startswith(".") else "." + ext.lower() for ext in SUPPORTED_EXTENSIONS)
 
 
 @dataclass(frozen=True)
@@ -49,18 +47,14 @@ def is_supported(name: str) -> bool:
     # AppleDouble companions ("._song.mp3") carry Finder metadata, not audio.
     if name.startswith("._"):
         return False
-    return os.path.splitext(name)[1].lower() in _EXTENSIONS
+    # Compared in lower case: ".MP3" and ".Flac" are the same formats.
+    return os.path.splitext(name)[1].lower() in SUPPORTED_EXTENSIONS
 
 
 def identity_of(path: str | os.PathLike) -> FileIdentity:
     """(size, mtime_ns) of a file now, following symlinks; raises OSError like os.stat."""
     st = os.stat(path)
     return FileIdentity(st.st_size, st.st_mtime_ns)
-
-
-def normalise_root(root: str | os.PathLike) -> str:
-    """The absolute, symlink-resolved form under which a root is stored and compared."""
-    return str(Path(os.path.expanduser(os.fspath(root))).resolve())
 
 
 def walk(root: str | os.PathLike) -> WalkResult:
@@ -115,15 +109,6 @@ def _visit(entry: os.DirEntry, result: WalkResult, seen: set, pending: list[str]
             result.errors.append((entry.path, f"while reading {entry.path}: {err.strerror or err}"))
         return
     result.files.append(FoundFile(entry.path, st.st_size, st.st_mtime_ns))
-
-
-@dataclass(frozen=True)
-class KnownTrack:
-    """What the library remembers of a file: enough to tell whether it changed."""
-    path: str
-    size: Optional[int]
-    mtime_ns: Optional[int]
-    state: str
 
 
 @dataclass
@@ -184,28 +169,10 @@ def plan_from(root: str, walked: WalkResult, known: Iterable[KnownTrack],
     return result
 
 
-def known_tracks(library, root: str) -> list[KnownTrack]:
-    """The library's tracks under ``root`` (through the documented schema: tracks, roots)."""
-    prefix = root.rstrip(os.sep) + os.sep
-    with library.read() as conn:
-        rows = conn.execute("SELECT path, size, mtime_ns, state FROM tracks").fetchall()
-    return [KnownTrack(r[0], r[1], r[2], r[3]) for r in rows if r[0] == root or r[0].startswith(prefix)]
-
-
-def paths_without_vectors(library, root: str, model_id: str) -> set[str]:
-    """Ok or missing tracks under ``root`` with no vector for ``model_id`` (the model changed)."""
-    prefix = root.rstrip(os.sep) + os.sep
-    with library.read() as conn:
-        rows = conn.execute(
-            "SELECT t.path FROM tracks t WHERE t.state = 'ok' AND NOT EXISTS "
-            "(SELECT 1 FROM vectors v WHERE v.track_id = t.id AND v.model_id = ?)", (model_id,)).fetchall()
-    return {r[0] for r in rows if r[0].startswith(prefix)}
-
-
 def plan(library, root: str | os.PathLike, model_id: Optional[str] = None) -> ScanPlan:
     """Walk ``root`` and sort its files into new / changed / unchanged / vanished for ``library``."""
     root_path = normalise_root(root)
     walked = walk(root_path)
-    known = known_tracks(library, root_path)
-    needs = paths_without_vectors(library, root_path, model_id) if model_id else None
+    known = library.tracks_under(root_path)
+    needs = library.paths_without_vectors(root_path, model_id) if model_id else None
     return plan_from(root_path, walked, known, needs)

@@ -1,26 +1,25 @@
 """SongsimService: the one facade the CLI and the GUI call (docs/architecture.md, "Service API").
 
-It owns the library database, the features cache, one cached Embedder per model and the vector
-index of the active model.  Long work is handed out as generators (jobs.py) that the caller drives;
-the service only wraps them to keep its index in step with what they committed.
+It wires the parts together and adds no logic of its own: the library database and the features
+cache (core/library), one cached Embedder per model, and track search with the active model's
+vector index (core/search).  Long work is handed out as generators (jobs.py) that the caller
+drives; the service only wraps them to keep the search index in step with what they committed.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Generator, Iterable, Optional
 
 import numpy as np
 
-from songsim_desktop import paths
+from songsim_desktop import atomic, paths
 from songsim_desktop.core import audio, fine_tune, jobs, model_lifecycle
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
-from songsim_desktop.core.index import VectorIndex, load_or_rebuild
 from songsim_desktop.core.job_store import folder_tag
-from songsim_desktop.core.library import FeatureCache, Library
+from songsim_desktop.core.library import FeatureCache, Library, normalise_root
 from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for callers)
     Match,
@@ -30,9 +29,8 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     ScanReport,
     TrackRow,
     TrainReport,
-    similarity_percent,
 )
-from songsim_desktop.core.scan import identity_of, normalise_root
+from songsim_desktop.core.search import TrackSearch, VectorIndex
 from songsim_desktop.core.writer_lock import WriterLock
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError
 
@@ -53,14 +51,14 @@ class SongsimService:
             raise
         self._lock = threading.RLock()
         self._embedders: dict[str, Embedder] = {}
-        self._index: Optional[VectorIndex] = None
-        self.writer = WriterLock(self.data_dir)  # one scan/re-embed/fine-tune per data folder
+        self.writer = WriterLock(self.data_dir)  # one scan/re-embed/model switch/fine-tune per data folder
         # default_upgrade_from: an older shipped default still active until upgrade_default_job() ran
         if self.library.read_only:  # a backup or a shared folder is used as it is: nothing registered
             self.default_model_id, self.default_upgrade_from = read_model_info(paths.default_model_path()).id, None
         else:
             self.default_model_id, self.default_upgrade_from = model_lifecycle.register_shipped_default(
                 self.library, paths.default_model_path())
+        self.search = TrackSearch(self.library, paths.index_dir(self.data_dir), self.active_model_id, self.embedder)
 
     def close(self) -> None:
         if self.features is not None:
@@ -95,8 +93,8 @@ class SongsimService:
         """Re-embed with ``model_id``, then activate it (model_lifecycle.switch_model_job: the one way
         the active model changes).  Fails at once if the model is unknown or its file is broken."""
         embedder = self.embedder(model_id)  # raises ModelError now, before any work
-        return self._locked("a model switch", model_lifecycle.switch_model_job(
-            self.library, self.features, embedder, cancel or CancelToken()))
+        return self._then_invalidate(
+            model_lifecycle.switch_model_job(self.library, self.features, embedder, cancel or CancelToken()))
 
     def upgrade_default_job(self, cancel: Optional[CancelToken] = None
                             ) -> Generator[Progress, None, Optional[ReembedReport]]:
@@ -109,6 +107,18 @@ class SongsimService:
         model_lifecycle.retire_old_defaults(self.library, self.default_model_id)
         self.default_upgrade_from = None
         return report
+
+    def _then_invalidate(self, job: Generator) -> Generator:
+        """Run a job that may change the active model or its vectors; the search index follows."""
+        try:
+            return (yield from self._locked(job))
+        finally:
+            self.search.invalidate()
+
+    def _locked(self, job: Generator, task: str = "a model switch or fine-tune") -> Generator:
+        """``job`` run under the writer lock, taken when the job starts (not when it is made)."""
+        with self.writer.hold(task):
+            return (yield from job)
 
     def embedder(self, model_id: Optional[str] = None) -> Embedder:
         """The cached onnxruntime embedder of a model (default: the active one)."""
@@ -128,54 +138,14 @@ class SongsimService:
                 self._embedders[model_id] = embedder
             return self._embedders[model_id]
 
-    # --- the index of the active model -----------------------------------------------------------
+    # --- the search index of the active model ------------------------------------------------------------
     def index(self) -> VectorIndex:
         """The active model's index, reloaded/rebuilt when the library changed behind our back."""
-        model_id = self.active_model_id()
-        with self._lock:
-            idx = self._index
-            if idx is None or idx.model_id != model_id or idx.fingerprint != self.library.vectors_fingerprint(model_id):
-                idx = load_or_rebuild(self.library, paths.index_dir(self.data_dir), model_id)
-                self._index = idx
-            return idx
-
-    def _follow_commit(self, touched: Iterable[int]) -> None:
-        """Keep a loaded index in step with each batch a scan commits.
-
-        So a query while a scan runs (the GUI allows it) finds the index current instead of
-        rebuilding it from the whole library.  Only the touched tracks are read.  The fingerprint is
-        read first: a change by another writer in between only leaves the index stale (rebuilt at
-        the next query), never wrongly marked current.
-        """
-        model_id = self.active_model_id()
-        touched = {int(t) for t in touched}
-        with self._lock:
-            idx = self._index
-            if idx is None or idx.model_id != model_id or not touched:
-                return  # built lazily, from the library, at the next query
-            fingerprint = self.library.vectors_fingerprint(model_id)
-            gone, ids, vectors = set(), [], []
-            for track_id in sorted(touched):
-                record = self.library.track(track_id)
-                vector = self.library.vector(track_id, model_id) if record and record.state == "ok" else None
-                if vector is None:
-                    gone.add(track_id)
-                else:
-                    ids.append(track_id)
-                    vectors.append(vector)
-            idx.remove(gone)
-            if ids:
-                idx.add(np.asarray(ids, dtype=np.int64), np.stack(vectors))
-            idx.fingerprint = fingerprint
-
-    def _save_index(self) -> None:
-        with self._lock:
-            if self._index is not None:
-                self._index.save()
+        return self.search.index()
 
     # --- long jobs ----------------------------------------------------------------------------------
     def scan_job(self, root: str | Path | None = None, cancel: Optional[CancelToken] = None,
-                 workers: Optional[int] = None, **job_options) -> Generator[Progress, None, ScanReport]:
+                 workers: Optional[int] = None) -> Generator[Progress, None, ScanReport]:
         """Scan one folder (added as a root) or, with ``root=None``, every known root."""
         if root is not None:
             if not os.path.isdir(root):
@@ -184,22 +154,16 @@ class SongsimService:
         else:
             roots = self.roots()
         embedder = self.embedder()
-        return self._locked("a scan", self._scan(roots, embedder, cancel or CancelToken(), workers, job_options))
+        return self._locked(self._scan(roots, embedder, cancel or CancelToken(), workers), "a scan")
 
-    def _locked(self, task: str, job: Generator) -> Generator:
-        """``job`` run under the writer lock, taken when the job starts (not when it is made)."""
-        with self.writer.hold(task):
-            return (yield from job)
-
-    def _scan(self, roots, embedder, cancel, workers, job_options) -> Generator[Progress, None, ScanReport]:
+    def _scan(self, roots, embedder, cancel, workers) -> Generator[Progress, None, ScanReport]:
         total = ScanReport()
         folder_tags = self.library.setting(FOLDER_TAGS_SETTING) == "1"
         try:
             for root in roots:
                 report = yield from jobs.scan_job(self.library, self.features, embedder, root, cancel, workers,
-                                                  folder_tags=folder_tags, on_commit=self._follow_commit,
-                                                  decoder_log=str(paths.decoder_log_path(self.data_dir)),
-                                                  **job_options)
+                                                  folder_tags=folder_tags, on_commit=self.search.follow_commit,
+                                                  decoder_log=str(paths.decoder_log_path(self.data_dir)))
                 for name in ("added", "updated", "unchanged", "missing"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
                 total.failed.extend(report.failed)
@@ -208,67 +172,37 @@ class SongsimService:
                     total.cancelled = True
                     break
         finally:  # also when the driver stops us at a yield: the saved index matches what was committed
-            self._save_index()
+            self.search.save_index()
         return total
 
     def reembed_job(self, model_id: Optional[str] = None, cancel: Optional[CancelToken] = None
                     ) -> Generator[Progress, None, ReembedReport]:
         embedder = self.embedder(model_id)
-        return self._locked("a re-embed", self._reembed(embedder, cancel))
+        return self._locked(self._reembed(embedder, cancel), "a re-embed")
 
     def _reembed(self, embedder, cancel) -> Generator[Progress, None, ReembedReport]:
         try:
             return (yield from jobs.reembed_job(self.library, self.features, embedder, cancel))
         finally:
-            with self._lock:
-                self._index = None  # rebuilt from the library (by fingerprint) at the next query
+            self.search.invalidate()  # rebuilt from the library (by fingerprint) at the next query
 
     def train_job(self, config, trainer: fine_tune.Trainer, cancel: Optional[CancelToken] = None
                   ) -> Generator[Progress, None, TrainReport]:
         """Fine-tune the active model with ``trainer`` (``songsim_desktop.training.fine_tune``, handed
         in by the CLI or the GUI: core never imports training), then re-embed and activate the result."""
-        return self._locked("a fine-tune", fine_tune.fine_tune_job(
-            self.library, self.features, paths.user_models_dir(self.data_dir), self.active_model(), self.embedder,
-            trainer, config, cancel or CancelToken()))
+        return self._then_invalidate(fine_tune.fine_tune_job(
+            self.library, self.features, paths.user_models_dir(self.data_dir), self.active_model(),
+            self.embedder, trainer, config, cancel or CancelToken()))
 
-    # --- queries --------------------------------------------------------------------------------------
+    # --- queries (core/search ranks) -------------------------------------------------------------------
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:
         """Library tracks that sound like the file at ``path`` (inside the library or not)."""
-        real = os.path.realpath(path)
-        model_id = self.active_model_id()
-        track = self.library.track_by_path(real) or self.library.track_by_path(os.path.abspath(path))
-        vector, exclude = None, set()
-        if track is not None:
-            exclude.add(track.id)
-            if track.state == "ok" and _same_identity(real, track):
-                vector = self.library.vector(track.id, model_id)
-        if vector is None:
-            with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):
-                vector = self.embedder(model_id).embed_file(real).vector
-        return self._matches(str(path), model_id, vector, k, exclude, real)
+        with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):  # it may decode here
+            return self.search.query_file(path, k)
 
     def query_track(self, track_id: int, k: int = 10) -> QueryResult:
-        model_id = self.active_model_id()
-        track = self.track(track_id)
-        vector = self.library.vector(track.id, model_id)
-        if vector is None:
-            raise LibraryError(f"it has no vector for the active model {model_id} (state {track.state}); "
-                               "scan or re-embed first", path=track.path, action="querying track")
-        return self._matches(track.path, model_id, vector, k, {track.id}, os.path.realpath(track.path))
-
-    def _matches(self, reference: str, model_id: str, vector, k: int, exclude: set, real_ref: str) -> QueryResult:
-        index = self.index()
-        found = index.query(vector, k + 1, exclude_ids=exclude)
-        typical = index.typical_distances()
-        matches = []
-        for tid, dist in found:
-            track = self.library.track(tid)
-            # The same file reached through another path (a symlinked folder) is still itself.
-            if track is None or os.path.realpath(track.path) == real_ref:
-                continue
-            matches.append(Match(tid, track.path, dist, similarity_percent(dist, typical), track.title, track.artist,
-                                 list(track.tags)))
-        return QueryResult(reference, model_id, matches[:k])
+        """Library tracks that sound like a library track; never the track itself."""
+        return self.search.query_track(self.track(track_id), k)
 
     # --- library ----------------------------------------------------------------------------------------
     def tracks(self) -> list[TrackRow]:
@@ -292,8 +226,7 @@ class SongsimService:
         self.library.remove_root(key)
         # SQLite may hand a deleted id to a new track: its cached features must not outlive it.
         self.features.delete(ids)
-        with self._lock:
-            self._index = None
+        self.search.invalidate()
 
     # --- tags -----------------------------------------------------------------------------------------
     def add_tags(self, track_ids: Iterable[int], tags: Iterable[str], source: str = "user") -> None:
@@ -305,21 +238,15 @@ class SongsimService:
     def tag_counts(self) -> dict[str, int]:
         return self.library.tag_counts()
 
-    def track_tags(self) -> dict[int, set[str]]:
-        return self.library.tags_by_track()
-
     def import_folder_tags(self) -> int:
         """Tag every track with its folder's name (source 'folder'); later scans keep doing it."""
         self.library.set_setting(FOLDER_TAGS_SETTING, "1")
         roots = {r.id: r.path for r in self.library.roots()}
-        tagged = 0
-        with self.library.transaction() as conn:
-            for t in self.library.tracks(states=("ok",)):
-                name = folder_tag(t.path, roots.get(t.root_id, os.path.dirname(t.path)))
-                if name:
-                    self.library.replace_tags(conn, t.id, [name], "folder")
-                    tagged += 1
-        return tagged
+        named = {t.id: folder_tag(t.path, roots.get(t.root_id, os.path.dirname(t.path)))
+                 for t in self.library.tracks(states=("ok",))}
+        tagged = {tid: [name] for tid, name in named.items() if name}
+        self.library.set_tags(tagged, "folder")
+        return len(tagged)
 
     # --- reporting ----------------------------------------------------------------------------------------
     def status(self) -> dict:
@@ -351,24 +278,9 @@ class SongsimService:
         ids, matrix = self.library.vectors(model_id)
         by_id = {t.id: t.path for t in self.library.tracks(states=("ok",))}
         track_paths = np.array([by_id[int(i)] for i in ids], dtype=str)
-        out = Path(out_path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id))
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic.atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id))
         return int(len(ids))
-
-
-def _same_identity(path: str, track) -> bool:
-    try:
-        now = identity_of(path)
-    except OSError:
-        return False
-    return (now.size, now.mtime_ns) == (track.size, track.mtime_ns)
 
 
 def _row(t) -> TrackRow:

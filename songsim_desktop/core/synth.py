@@ -6,6 +6,7 @@ differ in melody, key and tempo, so "sounds like" has a right answer without any
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +126,26 @@ def write_library(folder: Path, families: list[Family], per_family: int, seconds
             write_track(path, family, seconds, sr=sr, seed=1000 * fi + i)
             made[path] = family
     return made
+
+
+def fill_library(library, root: str, n: int, model_id: str, dim: int = 8, seed: int = 0,
+                 per_commit: int = 5000) -> list[str]:
+    """Add ``n`` synthetic ok tracks under folder ``root`` straight into ``library`` (no audio), each
+    with a vector of ``model_id`` and a file tag: a big library in seconds, for the tests and the
+    benchmarks of the database's per-batch and per-query costs.  Returns the paths, sorted."""
+    from songsim_desktop.core.library import normalise_root
+
+    root = normalise_root(root)
+    rng = np.random.default_rng(seed)
+    root_id = library.add_root(root)
+    paths = [os.path.join(root, f"artist-{i % 97:02d}", f"track-{i:06d}.flac") for i in range(n)]
+    for start in range(0, n, per_commit):
+        part = paths[start:start + per_commit]
+        vectors = rng.standard_normal((len(part), dim)).astype(np.float32)
+        with library.transaction() as conn:
+            for i, (path, vector) in enumerate(zip(part, vectors)):
+                tid = library.upsert_track(conn, path=path, root_id=root_id, size=1000 + start + i, mtime_ns=1,
+                                           state="ok", title=f"track {start + i}")
+                library.put_vectors(conn, tid, model_id, vector / np.linalg.norm(vector))
+                library.replace_tags(conn, tid, [TIMBRES[(start + i) % len(TIMBRES)]], "file")
+    return sorted(paths)

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
-import tempfile
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from songsim_desktop import atomic
 from songsim_desktop.core import synth
 from songsim_desktop.core.embedder import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, model_id_of, read_model_info
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
@@ -126,14 +125,6 @@ def check_parity(branch: Branch, onnx_path: Path, inputs: np.ndarray,
     return diff
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def export_branch(branch: Branch, path, frontend: FrontEndConfig, name: str, parent: str | None = None,
                   training_meta: dict | None = None, parity_inputs: np.ndarray | None = None,
                   write_checkpoint: bool = True, write_sidecar: bool = True):
@@ -150,10 +141,7 @@ def export_branch(branch: Branch, path, frontend: FrontEndConfig, name: str, par
     cpu_branch = copy.deepcopy(branch).to("cpu").eval()
     metadata = build_metadata(frontend, cpu_branch.config.dim, name, parent, training_meta)
     inputs = real_crops(frontend) if parity_inputs is None else np.asarray(parity_inputs, np.float32)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".onnx.tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic.atomic_path(path) as tmp:
         try:
             _torch_to_onnx(cpu_branch, frontend, tmp)
             _attach_metadata(tmp, metadata)
@@ -163,19 +151,14 @@ def export_branch(branch: Branch, path, frontend: FrontEndConfig, name: str, par
         # example's size by the tracer cannot slip through.
         max_diff = max(check_parity(cpu_branch, tmp, inputs, report_path=path),
                        check_parity(cpu_branch, tmp, inputs[:1], report_path=path))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is not a secret
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     model_id = model_id_of(path)
     if write_checkpoint:
-        ckpt_tmp = path.with_name(f".{path.stem}.pt.tmp")
-        save_checkpoint(cpu_branch, ckpt_tmp)
-        os.replace(ckpt_tmp, checkpoint_path(path))
+        with atomic.atomic_path(checkpoint_path(path)) as tmp:
+            save_checkpoint(cpu_branch, tmp)
     if write_sidecar:
         sidecar = dict(metadata, id=model_id, parity_max_abs_diff=max_diff, opset=OPSET,
                        n_params=cpu_branch.n_params(), branch=cpu_branch.config.to_dict())
-        _atomic_write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+        atomic.write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
     return read_model_info(path)
 
 

@@ -5,18 +5,19 @@ Small functions, so the tabs and the tests share one implementation of each.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
+from songsim_desktop import atomic
+from songsim_desktop.core.audio import SUPPORTED_EXTENSIONS
+from songsim_desktop.core.scan import is_supported
 from songsim_desktop.errors import SongsimError
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".m4a", ".aac", ".alac", ".wma",
-                  ".mp4"}
+AUDIO_FILTER = ("Audio files (" + " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
+                + ");;All files (*)")  # for file dialogs
 
 
 def copy_paths(paths: Sequence[str]) -> str:
@@ -47,10 +48,7 @@ def export_m3u(out_path: str | Path, entries) -> Path:
     """Write the playlist atomically (UTF-8, so an .m3u8 reader and most DAWs take unicode paths)."""
     out = Path(out_path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".songsim-", suffix=".m3u", dir=out.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(m3u_text(entries))
-        os.replace(tmp, out)
+        atomic.write_text(out, m3u_text(entries))
     except OSError as err:
         raise SongsimError(str(err), path=out, action="exporting the playlist to") from err
     return out
@@ -65,6 +63,6 @@ def classify_drop(urls: Sequence[QUrl]) -> tuple[list[str], list[str]]:
         path = Path(url.toLocalFile())
         if path.is_dir():
             folders.append(str(path))
-        elif path.suffix.lower() in AUDIO_SUFFIXES:
+        elif is_supported(path.name):
             files.append(str(path))
     return folders, files

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from songsim_desktop.core.library import normalise_root
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.demo_library import demo_library_job
@@ -146,10 +147,8 @@ class LibraryTab(QWidget):
             self.add_folder(folder)
 
     def add_folder(self, folder: str) -> None:
-        folder = str(Path(folder).resolve())
+        folder = normalise_root(folder)
         self.ctx.settings.last_open_dir = folder
-        if folder not in self.ctx.settings.folders:
-            self.ctx.settings.folders.append(folder)
         self.stack.setCurrentIndex(1)
         self.start_scan(folder)
 
@@ -227,8 +226,6 @@ class LibraryTab(QWidget):
         self.ctx.pool.run(self.ctx.service.remove_root, folder, name="remove_root",
                           on_error=lambda e: self.ctx.report_error(e, f"removing folder {folder}"),
                           on_finished=lambda: (self.ctx.refresh_tracks(), self.refresh_folders()))
-        if folder in self.ctx.settings.folders:
-            self.ctx.settings.folders.remove(folder)
         self.ctx.notify(f"removed folder {folder} from the library (files untouched)")
 
     def refresh_folders(self) -> None:
@@ -238,7 +235,6 @@ class LibraryTab(QWidget):
     def _set_folders(self, roots) -> None:
         self.folder_combo.clear()
         self.folder_combo.addItems([str(r) for r in roots])
-        self.ctx.settings.folders = [str(r) for r in roots]
         self._update_page()
 
     def _update_page(self) -> None:

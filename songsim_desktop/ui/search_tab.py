@@ -26,7 +26,6 @@ from songsim_desktop.ui.spectrogram_view import SpectrogramView
 from songsim_desktop.ui.widgets import push_button, record_table
 
 REFERENCE, RESULT = "reference", "result"
-AUDIO_FILTER = "Audio files (*.wav *.flac *.mp3 *.ogg *.opus *.aif *.aiff *.m4a *.aac);;All files (*)"
 
 
 class SearchTab(QWidget):
@@ -151,7 +150,7 @@ class SearchTab(QWidget):
     # --- queries --------------------------------------------------------------------------------
     def choose_reference(self) -> None:
         start = self.ctx.settings.last_open_dir or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open a reference track", start, AUDIO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a reference track", start, actions.AUDIO_FILTER)
         if path:
             self.ctx.settings.last_open_dir = str(Path(path).parent)
             self.query_file(path)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from songsim_desktop import training
+from songsim_desktop.core.metadata import split_tags
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy
 from songsim_desktop.ui.models_panel import ModelsPanel
@@ -37,9 +38,8 @@ def import_file_tags(service) -> int:
     """File metadata -> tags: each track's genre becomes a 'file' tag (worker thread)."""
     by_genre: dict[str, list[int]] = {}
     for track in service.tracks():
-        for genre in (track.genre or "").replace(";", "/").split("/"):
-            if genre.strip():
-                by_genre.setdefault(genre.strip().lower(), []).append(track.id)
+        for genre in split_tags(track.genre):
+            by_genre.setdefault(genre.lower(), []).append(track.id)
     for genre, ids in by_genre.items():
         service.add_tags(ids, [genre], source="file")
     return sum(len(ids) for ids in by_genre.values())
@@ -201,7 +201,7 @@ class TrainingTab(QWidget):
         return [self.proxy.record(r).id for r in rows]
 
     def _typed_tags(self) -> list[str]:
-        return [t.strip() for t in self.tag_edit.text().split(",") if t.strip()]
+        return split_tags(self.tag_edit.text())
 
     def add_tags_to_selected(self) -> Optional[Worker]:
         return self._edit_tags(self.ctx.service.add_tags, "added")

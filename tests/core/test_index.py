@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from songsim_desktop.core.index import VectorIndex, exact_search, load_or_rebuild
+from songsim_desktop.core.search import VectorIndex, exact_search, load_or_rebuild
 from songsim_desktop.core.library import Library, ModelRecord
 from songsim_desktop.errors import IndexCorruptError
 
@@ -227,6 +227,6 @@ def test_typical_distances_are_the_library_pairs_and_follow_its_growth(tmp_path,
     assert len(index.typical_distances()) == 20 * 19 // 2
     index.add(ids[21:], vecs[21:])  # doubled: sampled again
     assert len(index.typical_distances()) == 40 * 39 // 2
-    monkeypatch.setattr("songsim_desktop.core.index.TYPICAL_SAMPLE", 10)
+    monkeypatch.setattr("songsim_desktop.core.search.index.TYPICAL_SAMPLE", 10)
     index.build(ids, vecs)  # a big library is sampled, not squared
     assert len(index.typical_distances()) == 10 * 9 // 2

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from songsim_desktop import paths
-from songsim_desktop.core import jobs, synth
+from songsim_desktop.core import analysis, jobs, synth
 from songsim_desktop.core.embedder import Embedder
 from songsim_desktop.core.library import FeatureCache, Library
 from songsim_desktop.core.progress import CancelToken, drive
@@ -120,7 +120,9 @@ def test_rescan_skips_everything_committed(scanned, embedder):
     assert {t.id: t.scanned_at for t in lib.tracks()} == stamps
 
 
-def test_cancelled_scan_keeps_committed_batches_and_resumes_without_reembedding(store, music, embedder, tmp_path):
+def test_cancelled_scan_keeps_committed_batches_and_resumes_without_reembedding(store, music, embedder, tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setattr(jobs, "COMMIT_EVERY", 2)
     lib, cache = store
     cancel = CancelToken()
 
@@ -129,7 +131,7 @@ def test_cancelled_scan_keeps_committed_batches_and_resumes_without_reembedding(
             cancel.cancel()
 
     with pytest.raises(Cancelled):
-        drive(jobs.scan_job(lib, cache, embedder, tmp_path / "music", workers=0, commit_every=2),
+        drive(jobs.scan_job(lib, cache, embedder, tmp_path / "music", workers=0),
               stop_after_three, cancel)
     # Files 1-2 were committed as a batch; file 3, already decoded, is committed when the job closes.
     assert lib.state_counts()["ok"] == 3
@@ -141,10 +143,11 @@ def test_cancelled_scan_keeps_committed_batches_and_resumes_without_reembedding(
     assert len(rows) == len(set(rows)) == len(music)
 
 
-def test_cancel_token_inside_the_job_stops_the_pool(store, music, embedder, tmp_path):
+def test_cancel_token_inside_the_job_stops_the_pool(store, music, embedder, tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "COMMIT_EVERY", 1)
     lib, cache = store
     cancel = CancelToken()
-    job = jobs.scan_job(lib, cache, embedder, tmp_path / "music", cancel=cancel, workers=1, commit_every=1)
+    job = jobs.scan_job(lib, cache, embedder, tmp_path / "music", cancel=cancel, workers=1)
     next(job)  # the plan
     next(job)  # the first file
     cancel.cancel()
@@ -183,7 +186,8 @@ def copy_model_with_new_id(tmp_path: Path, name: str) -> Path:
     return out
 
 
-def test_reembed_uses_the_features_cache_and_resumes(scanned, embedder, tmp_path):
+def test_reembed_uses_the_features_cache_and_resumes(scanned, embedder, tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "COMMIT_EVERY", 2)
     lib, cache, _folder, music = scanned
     other = Embedder(copy_model_with_new_id(tmp_path, "copy"))
     assert other.info.id != embedder.info.id
@@ -191,11 +195,11 @@ def test_reembed_uses_the_features_cache_and_resumes(scanned, embedder, tmp_path
     cache.delete([victim])  # one cache entry lost: that track alone is decoded again
 
     progress = []
-    report = drive(jobs.reembed_job(lib, cache, other, commit_every=2), progress.append)
+    report = drive(jobs.reembed_job(lib, cache, other), progress.append)
     n = len(music)
     assert (report.embedded, report.from_cache, report.decoded, report.skipped) == (n, n - 1, 1, 0)
     assert [p.done for p in progress] == list(range(n + 1)) and progress[0].stage == "reembed"
-    assert cache.has(victim, other.info.frontend.key())  # the decoded one went back in the cache
+    assert cache.get(victim, other.info.frontend.key()) is not None  # the decoded one went back in the cache
     # Same weights, so the cached float16 features must give (almost) the scan's vectors.
     for track in lib.tracks():
         np.testing.assert_allclose(lib.vector(track.id, other.info.id), lib.vector(track.id, embedder.info.id),
@@ -204,12 +208,13 @@ def test_reembed_uses_the_features_cache_and_resumes(scanned, embedder, tmp_path
     assert (again.embedded, again.skipped) == (0, n)
 
 
-def test_reembed_stopped_midway_resumes_where_it_stopped(scanned, embedder, tmp_path):
+def test_reembed_stopped_midway_resumes_where_it_stopped(scanned, embedder, tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "COMMIT_EVERY", 1)
     lib, cache, _folder, music = scanned
     other = Embedder(copy_model_with_new_id(tmp_path, "copy2"))
     cancel = CancelToken()
     with pytest.raises(Cancelled):
-        drive(jobs.reembed_job(lib, cache, other, commit_every=1),
+        drive(jobs.reembed_job(lib, cache, other),
               lambda p: cancel.cancel() if p.done == 2 else None, cancel)
     assert lib.vector_count(other.info.id) == 2
     report = drive(jobs.reembed_job(lib, cache, other))
@@ -233,3 +238,39 @@ def test_a_decoder_crash_fails_only_the_file_that_crashes(music, embedder, tmp_p
     assert sorted(by_path) == sorted(paths) and len(out) == len(paths)
     assert by_path[str(poison)].error == f"while decoding {poison}: the decoder crashed on this file"
     assert all(by_path[p].error is None for p in paths if p != str(poison))
+
+
+class RecordingAnalyser:
+    """A stand-in descriptor: records what the scan hands it and when it may store."""
+
+    name = "recording"
+
+    def __init__(self, uses_model: bool, stored: list):
+        self.uses_model, self.stored = uses_model, stored
+
+    def analyse(self, tracks):
+        return [(self.uses_model, t.logmel.shape) for t in tracks]
+
+    def store(self, library, conn, track_id, result):
+        self.stored.append((track_id, result, conn.in_transaction))
+
+
+def test_a_registered_analyser_runs_on_every_scanned_track_and_model_ones_on_reembed(
+        store, music, embedder, tmp_path, monkeypatch):
+    lib, cache = store
+    stored: list = []
+    monkeypatch.setattr(analysis, "REGISTERED", [*analysis.REGISTERED, lambda e: RecordingAnalyser(False, stored),
+                                                 lambda e: RecordingAnalyser(True, stored)])
+    report = drive(jobs.scan_job(lib, cache, embedder, tmp_path / "music", workers=0))
+    ids = sorted(t.id for t in lib.tracks())
+    cfg = embedder.info.frontend
+    shape = (cfg.n_crops, 1, cfg.n_mels, cfg.crop_frames)
+    assert report.added == len(music) == len(ids)
+    assert sorted(stored) == sorted((tid, (m, shape), True) for tid in ids for m in (False, True))
+    assert lib.vector_count(embedder.info.id) == len(ids)  # the embedder, registered first, still ran
+
+    stored.clear()
+    other = Embedder(copy_model_with_new_id(tmp_path, "other"))
+    drive(jobs.reembed_job(lib, cache, other))
+    assert sorted(stored) == [(tid, (True, shape), True) for tid in ids]  # only what depends on the model
+    assert lib.vector_count(other.info.id) == len(ids)

@@ -14,10 +14,10 @@ from songsim_desktop.core.library import (
     FeatureCache,
     Library,
     ModelRecord,
-    TrackIdentity,
+    KnownTrack,
     normalise_tag,
 )
-from songsim_desktop.core.library_schema import library_v1
+from songsim_desktop.core.library.schema import LIBRARY_MIGRATIONS, library_v1
 from songsim_desktop.errors import LibraryError
 
 
@@ -38,26 +38,30 @@ def test_new_database_is_wal_with_foreign_keys_and_current_schema(lib):
     with lib.read() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            len(LIBRARY_MIGRATIONS))
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"meta", "roots", "tracks", "vectors", "tags", "models", "settings"} <= tables
 
 
 def test_old_schema_is_migrated_in_order_and_keeps_data(tmp_path, monkeypatch):
     path = tmp_path / "library.sqlite3"
+    monkeypatch.setattr(library_module, "LIBRARY_MIGRATIONS", [library_v1])  # a songsim of schema 1
     with Library(path) as old:
         root_id = old.add_root(tmp_path)
 
-    def v2_add_rating(conn):
+    def add_rating(conn):
         conn.execute("ALTER TABLE tracks ADD COLUMN rating INTEGER")
 
-    monkeypatch.setattr(library_module, "LIBRARY_MIGRATIONS", [library_v1, v2_add_rating])
+    monkeypatch.setattr(library_module, "LIBRARY_MIGRATIONS", [*LIBRARY_MIGRATIONS, add_rating])
     with Library(path) as new:
-        assert new.schema_version == 2
+        assert new.schema_version == len(LIBRARY_MIGRATIONS) + 1
         with new.read() as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
             columns = {r[1] for r in conn.execute("PRAGMA table_info(tracks)")}
-        assert "rating" in columns
+            indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert version == str(len(LIBRARY_MIGRATIONS) + 1) and "rating" in columns
+        assert "tracks_by_state_path" in indexes and "tracks_by_state" not in indexes  # version 2 ran
         assert [r.id for r in new.roots()] == [root_id]
 
 
@@ -174,7 +178,7 @@ def test_upsert_keeps_the_id_and_overwrites_fields(lib, tmp_path):
     assert record.duration_s == pytest.approx(180.5)
     assert lib.track(first) == record
     assert lib.track(first + 100) is None and lib.track_by_path(tmp_path / "nope.wav") is None
-    assert lib.track_identities(root) == {str(path): TrackIdentity(first, 20, 2, "ok")}
+    assert lib.tracks_under(str(tmp_path)) == [KnownTrack(str(path), 20, 2, "ok", first)]
     with pytest.raises(ValueError, match="unknown track state"):
         add_track(lib, root, path, state="great")
 
@@ -219,8 +223,8 @@ def test_vectors_round_trip_and_follow_track_states(lib, tmp_path):
     assert empty_ids.shape == (0,) and empty.shape == (0, 0)
 
     newcomer = add_track(lib, root, tmp_path / "new.wav")
-    assert lib.tracks_without_vectors("m1") == [newcomer]
-    assert lib.tracks_without_vectors("m2") == [ids[1], ids[2], newcomer]
+    assert lib.tracks_without_vectors("m1") == [(newcomer, str(tmp_path / "new.wav"))]
+    assert [i for i, _path in lib.tracks_without_vectors("m2")] == [ids[1], ids[2], newcomer]
     with pytest.raises(ValueError, match="dim"):
         with lib.transaction() as conn:
             lib.put_vectors(conn, newcomer, "m1", np.ones(8), np.ones((2, 4)))
@@ -330,8 +334,7 @@ def test_feature_cache_stores_float16_crops_per_frontend(tmp_path):
     assert sorted(got) == [1, 2]
     assert got[1].dtype == np.float32 and got[1].shape == (8, 64, 256) and got[2].shape == (3, 64, 256)
     np.testing.assert_allclose(got[1], crops, rtol=1e-3, atol=0.05)  # float16 precision on dB values
-    assert cache.has(1, "front-b") and not cache.has(2, "front-b")
-    assert cache.cached_ids("front-a") == {1, 2}
+    assert cache.get_many([1, 2], "front-b").keys() == {1}
     assert cache.delete([1]) == 2
     assert cache.get_many([1, 2], "front-a").keys() == {2}
     cache.close()
@@ -343,7 +346,7 @@ def test_damaged_feature_cache_is_set_aside_and_recreated(tmp_path):
     cache = FeatureCache(path)
     assert cache.get_many([1], "k") == {}
     cache.put(1, "k", np.zeros((1, 2, 3)))
-    assert cache.has(1, "k")
+    assert cache.get(1, "k") is not None
     assert (tmp_path / "features.sqlite3.damaged").read_bytes().startswith(b"\x00garbage")
     cache.close()
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from songsim_desktop.core import synth
 from songsim_desktop.core.progress import drive
-from songsim_desktop.core.reports import similarity_percent
+from songsim_desktop.core.search import similarity_percent
 from songsim_desktop.core.service import SongsimService
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError
 
@@ -213,7 +213,7 @@ def test_tags_and_folder_tags(small):
     svc.add_tags(ids[2:3], ["dark"])
     assert svc.tag_counts() == {"dark": 3, "ambient": 2}
     svc.remove_tags(ids[:1], ["dark"])
-    assert svc.track_tags()[ids[0]] == {"ambient"}
+    assert svc.track(ids[0]).tags == ["ambient"]
     assert svc.import_folder_tags() == len(made)
     by_path = {Path(r.path): set(r.tags) for r in svc.tracks()}
     for path, family in made.items():
@@ -239,15 +239,16 @@ def test_remove_root_forgets_its_tracks_and_cached_features(small):
     svc, made, folder = small
     ids = [r.id for r in svc.tracks()]
     key = svc.active_model().frontend.key()
-    assert all(svc.features.has(i, key) for i in ids)
+    assert len(svc.features.get_many(ids, key)) == len(ids)
     svc.remove_root(folder)
     assert svc.tracks() == [] and svc.roots() == []
-    assert not any(svc.features.has(i, key) for i in ids)
+    assert svc.features.get_many(ids, key) == {}
     assert shutil.disk_usage(folder)  # the music itself is untouched
     assert all(p.is_file() for p in made)
 
 
 def test_queries_during_a_scan_see_each_committed_batch_without_a_rebuild(small, monkeypatch):
+    monkeypatch.setattr("songsim_desktop.core.jobs.COMMIT_EVERY", 1)
     """The GUI may query while a scan runs: the index follows every commit instead of being rebuilt."""
     svc, made, folder = small
     kept = next(r.id for r in svc.tracks() if r.state == "ok")
@@ -255,10 +256,10 @@ def test_queries_during_a_scan_see_each_committed_batch_without_a_rebuild(small,
     start = len(index)
     for i in range(3):
         synth.write_track(folder / "more" / f"more-{i}.wav", FAMILIES[i], 7.0, seed=60 + i)
-    monkeypatch.setattr("songsim_desktop.core.service.load_or_rebuild",
+    monkeypatch.setattr("songsim_desktop.core.search.tracks.load_or_rebuild",
                         lambda *a, **k: pytest.fail("the index was rebuilt during the scan"))
     sizes = []
-    for _progress in svc.scan_job(folder, workers=0, commit_every=1):  # driven as the GUI's worker does
+    for _progress in svc.scan_job(folder, workers=0):  # driven as the GUI's worker does
         result = svc.query_track(kept, k=50)
         sizes.append(len(result.matches))
     assert svc.index() is index and len(index) == start + 3
@@ -275,3 +276,34 @@ def test_decoder_chatter_goes_to_the_log_not_the_terminal(tmp_path, capfd):
     assert (report.added, report.failed) == (2, [])
     assert "libmpg123" not in capfd.readouterr().err
     assert "libmpg123" in (tmp_path / "data" / "logs" / "decoders.log").read_text()
+
+
+def test_tracks_back_after_a_model_switch_get_vectors_for_the_active_model(tmp_path):
+    """Issue 9, bug 1: a folder unplugged during a model switch comes back searchable.
+
+    Unplug a sub-folder (its tracks go missing), re-embed with another model and activate it
+    through the service, plug the folder back, rescan: the returning tracks must get vectors of
+    the active model and the index must find them.
+    """
+    music = tmp_path / "music"
+    synth.write_library(music / "stays", FAMILIES[:2], 1, 7.0, suffixes=(".wav",))
+    synth.write_library(music / "drive", FAMILIES[2:], 1, 7.0, suffixes=(".wav",))
+    with SongsimService(tmp_path / "data") as svc:
+        drive(svc.scan_job(music, workers=0))
+        away = tmp_path / "unplugged"
+        shutil.move(str(music / "drive"), str(away))
+        assert drive(svc.scan_job(None, workers=0)).missing == 2
+
+        other = svc.register_model(copy_model_with_new_id(tmp_path, "other"))
+        drive(svc.switch_model_job(other.id))
+
+        shutil.move(str(away), str(music / "drive"))
+        report = drive(svc.scan_job(None, workers=0))
+        assert report.failed == [] and report.updated == 2
+
+        back = [r for r in svc.tracks() if "drive" in Path(r.path).parts]
+        assert len(back) == 2 and {r.state for r in back} == {"ok"}
+        for row in back:
+            assert svc.library.vector(row.id, other.id) is not None, row.path
+            assert row.id in svc.index()
+        assert len(svc.query_track(back[0].id, k=10).matches) == 3

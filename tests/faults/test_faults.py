@@ -129,7 +129,7 @@ def test_unicode_emoji_nfc_and_nfd_names(svc, tmp_path):
         assert path not in [m.path for m in result.matches] and len(result.matches) == len(names) - 1
 
 
-def test_a_file_replaced_between_plan_and_commit_ends_consistent(svc, tmp_path):
+def test_a_file_replaced_between_plan_and_commit_ends_consistent(svc, tmp_path, monkeypatch):
     music = tmp_path / "music"
     made = good_library(music)
     victim = sorted(made)[0]
@@ -139,7 +139,14 @@ def test_a_file_replaced_between_plan_and_commit_ends_consistent(svc, tmp_path):
         if prepared.path == str(victim.resolve()):
             os.replace(replacement, victim)  # like a tagger or a sync tool rewriting the file
 
-    drive(svc.scan_job(music, workers=0, before_commit=swap))
+    real_recheck = jobs.recheck
+
+    def swap_then_recheck(prepared, cfg):  # the worst moment: decoded, not yet re-checked
+        swap(prepared)
+        return real_recheck(prepared, cfg)
+
+    monkeypatch.setattr(jobs, "recheck", swap_then_recheck)
+    drive(svc.scan_job(music, workers=0))
     row = svc.library.track_by_path(str(victim.resolve()))
     st = victim.stat()
     assert (row.state, row.size, row.mtime_ns) == ("ok", st.st_size, st.st_mtime_ns)
@@ -225,9 +232,10 @@ def test_nothing_is_ever_written_into_a_read_only_music_folder(svc, tmp_path):
 
 KILL_AFTER_FIRST_COMMIT = textwrap.dedent("""
     import os, signal, sys
-    from songsim_desktop.core import job_store
+    from songsim_desktop.core import job_store, jobs
     from songsim_desktop import cli
 
+    jobs.COMMIT_EVERY = 2
     real = job_store.commit_prepared
 
     def commit_then_die(*args, **kwargs):
@@ -247,7 +255,7 @@ def test_a_scan_killed_after_its_first_commit_resumes_without_reembedding(tmp_pa
     script = tmp_path / "killed_cli.py"
     script.write_text(KILL_AFTER_FIRST_COMMIT)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = ["--data-dir", str(data), "index", str(music), "--workers", "1", "--commit-every", "2"]
+    args = ["--data-dir", str(data), "index", str(music), "--workers", "1"]
     # A pool worker must not outlive its killed parent (it would hold the pipes open: a timeout here).
     killed = subprocess.run([sys.executable, str(script), *args], env=env, capture_output=True, text=True,
                             timeout=120)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from songsim_desktop.core import synth
-from songsim_desktop.core.hnsw_file import check_hnsw_file
-from songsim_desktop.core.index import VectorIndex
+from songsim_desktop.core.search.hnsw_file import check_hnsw_file
+from songsim_desktop.core.search.index import VectorIndex
 from songsim_desktop.core.progress import drive
 from songsim_desktop.core.service import SongsimService
 from songsim_desktop.errors import IndexCorruptError
@@ -82,7 +82,7 @@ def test_a_forged_index_with_a_matching_stamp_is_rebuilt_from_the_database(tmp_p
 GRAPH_QUERY = """
 import sys
 import numpy as np
-from songsim_desktop.core.index import VectorIndex
+from songsim_desktop.core.search.index import VectorIndex
 from songsim_desktop.errors import IndexCorruptError
 index = VectorIndex(sys.argv[1], "m", 16)
 try:

@@ -127,3 +127,24 @@ def test_a_non_utf8_file_name_indexes_and_queries_like_any_other(tmp_path, capfd
     assert cli.main(["--data-dir", str(data), "query", str(made[0]), "-k", "10"]) == 0
     out = capfd.readouterr().out
     assert "caf\ufffd from a FAT drive.wav" in out.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def test_a_model_that_gives_nan_for_one_file_fails_that_file_not_the_scan(tmp_path, monkeypatch):
+    from songsim_desktop.core.analysis import track_vectors
+
+    music = tmp_path / "music"
+    made = sorted(synth.write_library(music, FAMILIES, 2, 6.5))
+    victim = str(made[1].resolve())
+    real = track_vectors.TrackVectors.analyse
+
+    def nan_for_victim(self, tracks):
+        out = real(self, tracks)
+        return [(np.full_like(v, np.nan), c) if t.path == victim else (v, c) for t, (v, c) in zip(tracks, out)]
+
+    monkeypatch.setattr(track_vectors.TrackVectors, "analyse", nan_for_victim)
+    with SongsimService(tmp_path / "data") as svc:
+        report = drive(svc.scan_job(music, workers=0))
+        assert report.added == len(made) - 1
+        assert report.failed == [(victim, f"while embedding {victim}: the model gave NaN or infinity for this "
+                                          "file, so it is not indexed")]
+        assert len(svc.query_file(made[0], k=10).matches) == len(made) - 2

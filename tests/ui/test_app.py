@@ -23,11 +23,9 @@ def test_layout_volume_and_preview_settings_survive_a_restart(qtbot, scanned_ser
     first.tabs.setCurrentIndex(2)
     first.close()  # closeEvent stores the layout into the settings object
     settings_mod.save(first.ctx.settings)
-    assert first.ctx.settings.folders  # the scanned folder, learned from the library at start-up
 
     loaded = settings_mod.load()
     assert loaded.volume == 0.3 and loaded.auto_preview is False and loaded.current_tab == 2
-    assert loaded.folders == first.ctx.settings.folders
     second = make_window(scanned_service, settings=loaded)
     second.show()
     # Qt clamps a restored geometry to the screen (800x600 offscreen), so compare what was saved.

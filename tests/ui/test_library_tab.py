@@ -44,7 +44,7 @@ def test_scan_shows_progress_fills_the_table_and_reports_errors(qtbot, empty_ser
     states = {model.record(i).path.rsplit("/", 1)[-1]: model.data(model.index(i, 6)) for i in range(9)}
     assert states["broken.mp3"].startswith("error: ") and "broken.mp3" in states["broken.mp3"]
     assert sum(s == "ok" for s in states.values()) == 8
-    assert tab.folder_combo.count() == 1 and window.ctx.settings.folders == [tab.folder_combo.itemText(0)]
+    assert tab.folder_combo.count() == 1 and window.ctx.service.roots() == [tab.folder_combo.itemText(0)]
     # The failure reached the user: status line and log panel, no dialog.
     assert "1 failed" in window.status_label.text()
     assert "broken.mp3" in window.log_view.toPlainText()
@@ -115,7 +115,7 @@ def test_removing_a_folder_forgets_its_tracks_but_not_the_files(qtbot, scanned_s
     tab.remove_current_folder()
     wait_idle(qtbot, window)
     assert window.ctx.tracks_model.rowCount() == 0 and tab.folder_combo.count() == 0
-    assert window.ctx.settings.folders == []
+    assert window.ctx.service.roots() == []
     assert tab.stack.currentIndex() == 0  # back to the first-run choices
     assert sorted(music_folder.rglob("*.*")) == files_before
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from songsim_desktop.core import synth
-from songsim_desktop.core.reports import similarity_percent
+from songsim_desktop.core.search import similarity_percent
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.player import FakeOutput, SoundDeviceOutput
 from ui.conftest import FAMILIES, wait_idle

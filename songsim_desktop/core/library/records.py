@@ -1,7 +1,6 @@
 """The records the library database hands out, and the small helpers its queries share.
 
-Kept apart from core/library.py only to keep each module readable; import them from
-``songsim_desktop.core.library``.
+Import them from ``songsim_desktop.core.library``.
 """
 
 from __future__ import annotations
@@ -51,13 +50,14 @@ class Root:
 
 
 @dataclass(frozen=True)
-class TrackIdentity:
-    """What a rescan compares to decide whether a file changed."""
+class KnownTrack:
+    """What the library remembers of a file: what a rescan compares to tell whether it changed."""
 
-    id: int
+    path: str
     size: int | None
     mtime_ns: int | None
     state: str
+    id: int | None = None
 
 
 @dataclass

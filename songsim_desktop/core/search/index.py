@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Iterable
 import hnswlib
 import numpy as np
 
-from songsim_desktop.core.hnsw_file import check_hnsw_file
+from songsim_desktop import atomic
+from songsim_desktop.core.search.hnsw_file import check_hnsw_file
 from songsim_desktop.errors import IndexCorruptError
 
 if TYPE_CHECKING:  # only for annotations; the index never needs the library otherwise
@@ -181,7 +182,7 @@ class VectorIndex:
     def typical_distances(self) -> np.ndarray:
         """Sorted distances between pairs of up to TYPICAL_SAMPLE tracks (a seeded sample).
 
-        The library's own scale, for readable similarities (reports.similarity_percent).  Cached
+        The library's own scale, for readable similarities (search.similarity_percent).  Cached
         until the index grows or shrinks by more than a tenth, so queries during a scan stay cheap.
         """
         with self._lock:
@@ -220,23 +221,17 @@ class VectorIndex:
 
     def _save(self) -> None:
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with self._lock:
-            self._index.save_index(str(tmp))
-            count = len(self._live)
-        try:
+        with atomic.atomic_path(self.path) as tmp:
+            with self._lock:
+                self._index.save_index(str(tmp))
+                count = len(self._live)
             digest = _sha256(tmp)
             self.stamp_path.unlink(missing_ok=True)
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
         stamp = {
             "format": STAMP_FORMAT, "model_id": self.model_id, "dim": self.dim, "count": count,
             "fingerprint": self.fingerprint, "bytes": self.path.stat().st_size, "sha256": digest,
         }
-        tmp_stamp = self.stamp_path.with_name(f".{self.stamp_path.name}.{os.getpid()}.tmp")
-        tmp_stamp.write_text(json.dumps(stamp, indent=1), encoding="utf-8")
-        os.replace(tmp_stamp, self.stamp_path)
+        atomic.write_text(self.stamp_path, json.dumps(stamp, indent=1))
 
     def read_stamp(self) -> dict | None:
         try:

@@ -16,7 +16,8 @@ from typing import Iterable
 
 import numpy as np
 
-from songsim_desktop.core.library_schema import FEATURES_MIGRATIONS, SqliteStore, is_damaged_file_error
+from songsim_desktop.core.library.schema import FEATURES_MIGRATIONS
+from songsim_desktop.core.library.store import SqliteStore, is_damaged_file_error
 from songsim_desktop.errors import LibraryError
 
 log = logging.getLogger(__name__)
@@ -74,19 +75,6 @@ class FeatureCache(SqliteStore):
 
     def get(self, track_id: int, frontend_key: str) -> np.ndarray | None:
         return self.get_many([track_id], frontend_key).get(int(track_id))
-
-    def has(self, track_id: int, frontend_key: str) -> bool:
-        with self.read() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM features WHERE track_id = ? AND frontend_key = ?", (int(track_id), frontend_key)
-            ).fetchone()
-        return row is not None
-
-    def cached_ids(self, frontend_key: str) -> set[int]:
-        """Every track id with crops for this front end (one query instead of many ``has``)."""
-        with self.read() as conn:
-            rows = conn.execute("SELECT track_id FROM features WHERE frontend_key = ?", (frontend_key,))
-            return {r[0] for r in rows}
 
     def delete(self, track_ids: Iterable[int]) -> int:
         """Drop the crops of these tracks (every front end); returns how many rows went."""

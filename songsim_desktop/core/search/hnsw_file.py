@@ -1,7 +1,7 @@
 """Check a saved hnswlib index file before hnswlib reads it.
 
 hnswlib is C++ and trusts its files: a damaged or hand-forged file whose stamp was forged too (so
-the size and sha256 checks in core.index pass) can make it allocate absurd memory or follow a
+the size and sha256 checks in core.search.index pass) can make it allocate absurd memory or follow a
 neighbour id out of bounds and crash the whole process.  This module parses the file in Python
 (hnswlib's ``saveIndex`` layout, ``hnswalg.h``) and checks every number hnswlib would trust against
 what the database says the index must hold: the model's dimension and the stamped track count.
