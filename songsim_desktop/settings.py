@@ -22,7 +22,7 @@ from songsim_desktop.errors import SongsimError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SETTINGS_FILENAME = "settings.json"
 LOSSES = ("contrastive", "triplet")
 
@@ -33,7 +33,7 @@ class Settings:
     folders: list[str] = field(default_factory=list)  # music folders the user added, in order
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_states: dict[str, str] = field(default_factory=dict)  # splitter name -> base64 state
-    current_tab: int = 0
+    current_tab: str = "library"  # key of the tab in front (ui/tabs.py), not an index: added tabs shift nothing
     active_model: str | None = None  # model id; None = whatever the library says (the default)
     volume: float = 0.8  # 0..1
     auto_preview: bool = True
@@ -74,6 +74,12 @@ def migrate(data: dict) -> dict:
         if "volume" in data:
             data["volume"] = float(data["volume"]) / 100.0
         version = 2
+    if version == 2:
+        # Schema 2 saved the front tab as an index into the three tabs of that time.
+        index = data.get("current_tab", 0)
+        schema_2_tabs = ("library", "search", "training")
+        data["current_tab"] = schema_2_tabs[index] if isinstance(index, int) and 0 <= index < 3 else "library"
+        version = 3
     data["schema_version"] = version
     return data
 

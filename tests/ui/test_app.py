@@ -20,13 +20,13 @@ def test_layout_volume_and_preview_settings_survive_a_restart(qtbot, scanned_ser
     tab.auto_box.setChecked(False)
     tab.splitter.setSizes([300, 200, 100])
     sizes = tab.splitter.sizes()
-    first.tabs.setCurrentIndex(2)
+    first.show_tab("training")
     first.close()  # closeEvent stores the layout into the settings object
     settings_mod.save(first.ctx.settings)
     assert first.ctx.settings.folders  # the scanned folder, learned from the library at start-up
 
     loaded = settings_mod.load()
-    assert loaded.volume == 0.3 and loaded.auto_preview is False and loaded.current_tab == 2
+    assert loaded.volume == 0.3 and loaded.auto_preview is False and loaded.current_tab == "training"
     assert loaded.folders == first.ctx.settings.folders
     second = make_window(scanned_service, settings=loaded)
     second.show()
@@ -35,7 +35,7 @@ def test_layout_volume_and_preview_settings_survive_a_restart(qtbot, scanned_ser
     assert second.search_tab.splitter.sizes() == sizes
     assert second.search_tab.volume_slider.value() == 30 and second.ctx.player.volume == 0.3
     assert not second.search_tab.auto_box.isChecked()
-    assert second.tabs.currentIndex() == 2
+    assert second.current_tab_key() == "training" and second.tabs.currentWidget() is second.training_tab
 
 
 def test_menus_show_shortcuts_and_widgets_have_tooltips(qtbot, empty_service, make_window):
@@ -74,7 +74,7 @@ def test_dropping_a_non_audio_file_is_refused_politely(qtbot, empty_service, mak
     assert window.handle_drop([QUrl.fromLocalFile(str(note))]) is False
     assert "drop a music folder or an audio file" in window.status_label.text()
     wait_idle(qtbot, window)
-    assert window.tabs.currentIndex() == 0
+    assert window.current_tab_key() == "library"
 
 
 def test_the_active_model_setting_follows_the_library(qtbot, scanned_service, make_window):
