@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from songsim_desktop.core.demo_library import demo_library_job
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
-from songsim_desktop.ui.demo_library import demo_library_job
 from songsim_desktop.ui.models import RecordFilterProxy
 from songsim_desktop.ui.workers import Worker
 from songsim_desktop.ui.widgets import push_button, record_table

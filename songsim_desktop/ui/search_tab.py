@@ -1,7 +1,7 @@
 """Reference search: the reference above, the ranked results, two mel spectrograms, and audition.
 
 A query (dropped file, File > Open, or "Find similar" on a library track) runs in a worker; so do
-the previews (decode + log-mel, see ui/preview.py).  A/B: the reference's play position is the
+the previews (decode + log-mel, see core/preview.py).  A/B: the reference's play position is the
 "anchor"; with auto-preview on, selecting a result (Up/Down) plays it from the anchor, and the A/B
 toggle swaps reference and result at the current position.
 """
@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from songsim_desktop.core.preview import Preview, PreviewCache, load_preview
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
-from songsim_desktop.ui.preview import Preview, PreviewCache, load_preview
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
 from songsim_desktop.ui.widgets import push_button, record_table
 
