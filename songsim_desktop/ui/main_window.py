@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        s, lib = self.search_tab, self.library_tab
+        s, lib, audition = self.search_tab, self.library_tab, self.search_tab.audition
         file_menu = bar.addMenu("&File")
         self.open_action = self._action(file_menu, "&Open reference…", s.choose_reference,
                                         QKeySequence.StandardKey.Open,
@@ -99,15 +99,15 @@ class MainWindow(QMainWindow):
         self._action(edit_menu, "&Copy result paths", s.copy_selected_paths, "Ctrl+Shift+C")
         self._action(edit_menu, "&Filter library", self._focus_filter, QKeySequence.StandardKey.Find)
         play = bar.addMenu("&Playback")
-        self.play_action = self._action(play, "&Play / Pause", s.play_pause, "Space")
-        self._action(play, "&Stop", self.ctx.player.stop, "Ctrl+.")
-        self.toggle_action = self._action(play, "&Toggle reference / result", s.toggle_reference_result, "T",
+        self.play_action = self._action(play, "&Play / Pause", audition.play_pause, "Space")
+        self._action(play, "&Stop", audition.stop, "Ctrl+.")
+        self.toggle_action = self._action(play, "&Toggle reference / result", audition.toggle_reference_result, "T",
                                           "A/B: switch at the same position")
         self.loop_action = self._action(play, "&Loop", lambda: s.loop_box.toggle(), "L")
         self._action(play, "&Next result", lambda: s.move_result(1), "Ctrl+Down", "Down also works in the list")
         self._action(play, "P&revious result", lambda: s.move_result(-1), "Ctrl+Up", "Up also works in the list")
-        self._action(play, "Seek &back 5 s", lambda: self._nudge(-5.0), "Left")
-        self._action(play, "Seek &forward 5 s", lambda: self._nudge(5.0), "Right")
+        self._action(play, "Seek &back 5 s", lambda: audition.nudge(-5.0), "Left")
+        self._action(play, "Seek &forward 5 s", lambda: audition.nudge(5.0), "Right")
         view = bar.addMenu("&View")
         for position, spec in enumerate(self.tab_specs, start=1):
             self._action(view, spec.title, lambda _=False, key=spec.key: self.show_tab(key), f"Ctrl+{position}")
@@ -162,11 +162,6 @@ class MainWindow(QMainWindow):
         self.show_tab("library")
         self.library_tab.filter_edit.setFocus()
         self.library_tab.filter_edit.selectAll()
-
-    def _nudge(self, seconds: float) -> None:
-        player = self.ctx.player
-        if player.has_audio:
-            player.seek(player.position_s + seconds)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About songsim",
