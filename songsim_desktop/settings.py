@@ -22,7 +22,7 @@ from songsim_desktop.errors import SongsimError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 SETTINGS_FILENAME = "settings.json"
 LOSSES = ("contrastive", "triplet")
 
@@ -74,13 +74,12 @@ def migrate(data: dict) -> dict:
         if "volume" in data:
             data["volume"] = float(data["volume"]) / 100.0
         version = 2
-    if version == 2:
-        # Schema 2 saved the front tab as an index into the three tabs of that time.
-        index = data.get("current_tab", 0)
-        schema_2_tabs = ("library", "search", "training")
-        data["current_tab"] = schema_2_tabs[index] if isinstance(index, int) and 0 <= index < 3 else "library"
-        version = 3
     data["schema_version"] = version
+    if isinstance(data.get("current_tab"), int):
+        # Files from before the tab registry hold the front tab as an index into the three tabs of then.
+        # (By type, not version: it needs no schema step of its own.)
+        index, tabs_then = data["current_tab"], ("library", "search", "training")
+        data["current_tab"] = tabs_then[index] if 0 <= index < len(tabs_then) else tabs_then[0]
     return data
 
 

@@ -49,12 +49,13 @@ def test_schema_1_is_migrated():
     assert loaded.auto_preview is False
 
 
-def test_schema_2_tab_index_becomes_a_tab_key():
-    # Schema 2 stored the front tab as an index; a tab added in front of it would have shifted it.
+def test_a_saved_tab_index_becomes_a_tab_key():
+    # Files before the tab registry stored the front tab as an index, which an added tab would shift.
     assert settings_mod.from_dict({"schema_version": 2, "current_tab": 1}).current_tab == "search"
     assert settings_mod.from_dict({"schema_version": 2, "current_tab": 2}).current_tab == "training"
     assert settings_mod.from_dict({"schema_version": 2, "current_tab": 9}).current_tab == "library"
     assert settings_mod.from_dict({"schema_version": 2}).current_tab == "library"
+    assert settings_mod.from_dict({"schema_version": 1, "current_tab": 1}).current_tab == "search"
 
 
 def test_file_without_version_counts_as_schema_1():
