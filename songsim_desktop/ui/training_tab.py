@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 
 from songsim_desktop import training
-from songsim_desktop.core.tag_text import parse_tags
 from songsim_desktop.settings import LOSSES
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy
@@ -39,8 +38,9 @@ def import_file_tags(service) -> int:
     """File metadata -> tags: each track's genre becomes a 'file' tag (worker thread)."""
     by_genre: dict[str, list[int]] = {}
     for track in service.tracks():
-        for genre in parse_tags(track.genre):
-            by_genre.setdefault(genre.lower(), []).append(track.id)
+        for genre in (track.genre or "").replace(";", "/").split("/"):
+            if genre.strip():
+                by_genre.setdefault(genre.strip().lower(), []).append(track.id)
     for genre, ids in by_genre.items():
         service.add_tags(ids, [genre], source="file")
     return sum(len(ids) for ids in by_genre.values())
@@ -98,7 +98,7 @@ class TrainingTab(QWidget):
         edit_row = QHBoxLayout()
         self.tag_edit = QLineEdit()
         self.tag_edit.setPlaceholderText("tag, e.g. dark, pads, 90s-house")
-        self.tag_edit.setToolTip("Tags to add or remove on the selected tracks (separated by , ; / or |)")
+        self.tag_edit.setToolTip("Tags to add or remove on the selected tracks (comma separated)")
         self.tag_edit.returnPressed.connect(self.add_tags_to_selected)
         self.add_tag_button = push_button("Add tag", "Add the tag(s) to the selected tracks", self.add_tags_to_selected)
         self.remove_tag_button = push_button(
@@ -202,7 +202,7 @@ class TrainingTab(QWidget):
         return [self.proxy.record(r).id for r in rows]
 
     def _typed_tags(self) -> list[str]:
-        return parse_tags(self.tag_edit.text())
+        return [t.strip() for t in self.tag_edit.text().split(",") if t.strip()]
 
     def add_tags_to_selected(self) -> Optional[Worker]:
         return self._edit_tags(self.ctx.service.add_tags, "added")
