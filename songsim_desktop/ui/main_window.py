@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self.play_action = self._action(play, "&Play / Pause", audition.play_pause, "Space")
         self._action(play, "&Stop", audition.stop, "Ctrl+.")
         self.toggle_action = self._action(play, "&Toggle reference / result", audition.toggle_reference_result, "T",
-                                          "A/B: switch at the same position")
+                                          "A/B: switch at the same position (Tab in the results list too)")
         self.loop_action = self._action(play, "&Loop", lambda: s.loop_box.toggle(), "L")
         self._action(play, "&Next result", lambda: s.move_result(1), "Ctrl+Down", "Down also works in the list")
         self._action(play, "P&revious result", lambda: s.move_result(-1), "Ctrl+Up", "Up also works in the list")

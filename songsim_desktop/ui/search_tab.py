@@ -23,7 +23,7 @@ from songsim_desktop.ui.audition import REFERENCE, RESULT, AuditionController
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
-from songsim_desktop.ui.widgets import push_button, record_table
+from songsim_desktop.ui.widgets import bind_key, push_button, record_table
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.mp3 *.ogg *.opus *.aif *.aiff *.m4a *.aac);;All files (*)"
 
@@ -74,8 +74,9 @@ class SearchTab(QWidget):
         self.table.setColumnWidth(0, 36)
         self.table.setColumnWidth(1, 220)
         self.table.setToolTip("Up/Down: next result (auto-preview plays it from the reference's position). "
-                              "Drag rows into a DAW or file manager.")
+                              "Tab: A/B reference ⇄ result. Drag rows into a DAW or file manager.")
         self.table.selectionModel().currentRowChanged.connect(self._current_result_changed)
+        bind_key(self.table, Qt.Key.Key_Tab, self.audition.toggle_reference_result)
 
         buttons = QHBoxLayout()
         self.copy_button = push_button(

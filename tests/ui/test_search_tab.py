@@ -100,10 +100,10 @@ def test_audition_ab_from_the_reference_position(qtbot, searched):
     assert player.state == "playing" and player.position_s == pytest.approx(1.5, abs=0.05)
     first_result = tab.audition.previews["result"].path
     out.pull(int(0.5 * player._rate))
-    # T toggles back to the reference at the same position.
+    # T (anywhere) and Tab (in the results) toggle back to the reference at the same position.
     window.toggle_action.trigger()
     assert player.label == "reference" and player.position_s == pytest.approx(2.0, abs=0.05)
-    window.toggle_action.trigger()
+    qtbot.keyClick(tab.table, Qt.Key.Key_Tab)
     assert player.label == "result" and player.position_s == pytest.approx(2.0, abs=0.05)
     # The next result starts from the reference's position again (the anchor), not the result's.
     tab.move_result(1)
