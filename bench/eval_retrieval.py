@@ -1,23 +1,27 @@
-"""Model quality on held-out music: the shipped model vs the MFCC baseline, an untrained twin, chance.
+"""Model quality on held-out music: songsim models vs musicnn, MFCC, an untrained twin and chance.
 
-    .venv/bin/python bench/eval_retrieval.py --corpus ../shared/corpus [--model models/songsim-default.onnx]
+    .venv/bin/python bench/eval_retrieval.py --corpus CORPUS [--model NAME=PATH ...] [--split test]
 
 The held-out collections are whole Debian packages that training never sees
-(``songsim_desktop.training.corpus.split_heldout``: a fixed rule, documented there).  Two tasks,
-every method scored in the SAME run on the SAME tracks and excerpts:
+(``songsim_desktop.training.corpus.split_corpus``: a fixed rule, documented there); ``--split
+validation`` scores the validation packages instead (where recipe choices are made).  Two tasks,
+every method scored in the SAME run on the SAME tracks and excerpts, each figure with a 95 %
+bootstrap interval over collections:
 
-1. Same-collection retrieval, leave-one-out: each held-out track queries all the others (Euclidean
-   distance between track vectors); a hit is a track of the same collection.  precision@5,
-   precision@10 and mean average precision.
+1. Same-collection retrieval, leave-one-out: each held-out track queries all the others; a hit is a
+   track of the same collection.  precision@5, precision@10 and mean average precision.
 2. Excerpt identification: a 20-second excerpt of each held-out track, degraded (low-pass, added
    noise, random gain, MP3 re-encode through soundfile), queries the held-out tracks; a hit is its
    source ranked first.
 
 The models run exactly as the app runs them: core.audio.read_crops on the file, then
-core.embedder.Embedder (the exported ONNX, onnxruntime) and track_vector.  The baseline is
-core.baseline: mean/std of 20 MFCCs and their deltas over the WHOLE track (more audio than the
-model's 8 crops: the stronger baseline, on purpose), standardised over the held-out tracks.
-Chance: P@k and excerpt rate in closed form, mAP averaged over 2000 random rankings.
+core.embedder.Embedder (the exported ONNX, onnxruntime) and track_vector.  The MFCC baseline is
+core.baseline over the WHOLE track (more audio than the model's 8 crops), standardised over the
+held-out tracks.  musicnn (MSD_musicnn, run in its own virtualenv by bench/musicnn_teacher.py): its
+753-d max_pool layer averaged over up to 10 three-second patches spread over the track, z-scored
+over the held-out tracks, cosine.  Chance: P@k in closed form, mAP by random rankings.
+s/track: CPU seconds of one core per 4-minute track beyond decoding (the log-mel and the network for
+the models; the whole-track log-mel and statistics for MFCC; the network alone for musicnn).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import subprocess
+
 import numpy as np
 import soundfile as sf
 
@@ -41,61 +47,17 @@ from songsim_desktop.core import audio  # noqa: E402
 from songsim_desktop.core.baseline import Standardiser, mfcc_statistics  # noqa: E402
 from songsim_desktop.core.embedder import Embedder  # noqa: E402
 from songsim_desktop.core.features import FrontEndConfig, logmel  # noqa: E402
-from songsim_desktop.training.corpus import default_cache_dir, prepare_corpus, split_heldout  # noqa: E402
+from songsim_desktop.training.corpus import default_cache_dir, prepare_corpus, split_corpus  # noqa: E402
+from songsim_desktop.training.teacher import load_teacher  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from retrieval_metrics import (bootstrap_intervals, chance_per_query, excerpt_per_query,  # noqa: E402
+                               retrieval_per_query)
+
+TRACK_SECONDS_FOR_COST = 240.0
 
 EXCERPT_SECONDS = 20.0
 EXCERPT_RECIPE = "lowpass 3-8 kHz, white noise 15-30 dB SNR, gain -12..0 dB, MP3 (libsndfile default VBR)"
-
-
-# --- metrics -------------------------------------------------------------------------------------
-
-def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1), 0.0))
-
-
-def average_precision(relevant_in_rank_order: np.ndarray) -> float:
-    hits = np.cumsum(relevant_in_rank_order)
-    if hits[-1] == 0:
-        return 0.0
-    ranks = np.arange(1, len(relevant_in_rank_order) + 1)
-    return float((relevant_in_rank_order * hits / ranks).sum() / hits[-1])
-
-
-def retrieval_scores(vectors: np.ndarray, labels: list[str]) -> dict[str, float]:
-    """Leave-one-out P@5, P@10 and mAP of same-label retrieval by Euclidean distance."""
-    labels_arr = np.array(labels)
-    dist = distances(vectors, vectors)
-    p5, p10, aps = [], [], []
-    for i in range(len(vectors)):
-        order = [j for j in np.argsort(dist[i], kind="stable") if j != i]
-        relevant = (labels_arr[order] == labels_arr[i]).astype(float)
-        p5.append(relevant[:5].mean())
-        p10.append(relevant[:10].mean())
-        aps.append(average_precision(relevant))
-    return {"p@5": float(np.mean(p5)), "p@10": float(np.mean(p10)), "map": float(np.mean(aps))}
-
-
-def excerpt_rate(queries: np.ndarray, library: np.ndarray) -> dict[str, float]:
-    """Share of excerpts whose own track (same index) ranks first; and the mean reciprocal rank."""
-    dist = distances(queries, library)
-    ranks = np.array([1 + int((dist[i] < dist[i, i]).sum()) for i in range(len(queries))])
-    return {"excerpt@1": float((ranks == 1).mean()), "mrr": float((1.0 / ranks).mean())}
-
-
-def chance_scores(labels: list[str], trials: int = 2000, seed: int = 0) -> dict[str, float]:
-    labels_arr = np.array(labels)
-    n = len(labels)
-    same = np.array([(labels_arr == label).sum() - 1 for label in labels_arr], dtype=float)
-    rng = np.random.default_rng(seed)
-    aps = []
-    for _ in range(trials):
-        i = int(rng.integers(n))
-        others = np.delete(np.arange(n), i)
-        relevant = (labels_arr[rng.permutation(others)] == labels_arr[i]).astype(float)
-        aps.append(average_precision(relevant))
-    return {"p@5": float(np.mean(same / (n - 1))), "p@10": float(np.mean(same / (n - 1))),
-            "map": float(np.mean(aps)), "excerpt@1": 1.0 / n,
-            "mrr": float(np.mean(1.0 / np.arange(1, n + 1)))}
 
 
 # --- the degraded excerpts -----------------------------------------------------------------------
@@ -139,6 +101,24 @@ def model_vectors(embedder: Embedder, crops: list[np.ndarray]) -> np.ndarray:
     return np.stack([embedder.embed_crops(c).vector for c in crops])
 
 
+def model_seconds_per_track(path: Path, crops: np.ndarray) -> float:
+    """One core: embed_crops on a track's decoded crops = the app's log-mel of its crops plus the
+    network, per track (whatever its length: the app embeds a fixed number of crops)."""
+    embedder = Embedder(path, threads=1)
+    embedder.embed_crops(crops)  # warm-up: the first run allocates
+    started = time.process_time()
+    for _ in range(5):
+        embedder.embed_crops(crops)
+    return (time.process_time() - started) / 5
+
+
+def mfcc_seconds_per_track(cfg: FrontEndConfig) -> float:
+    samples = np.random.default_rng(0).uniform(-0.5, 0.5, int(TRACK_SECONDS_FOR_COST * cfg.sample_rate))
+    started = time.process_time()
+    mfcc_statistics(logmel(samples.astype(np.float32), cfg))
+    return time.process_time() - started
+
+
 def untrained_twin(model_path: Path, folder: Path, seed: int) -> Path | None:
     """An untrained model of the same architecture as ``model_path`` (needs torch; None without)."""
     try:
@@ -154,65 +134,109 @@ def untrained_twin(model_path: Path, folder: Path, seed: int) -> Path | None:
     return out
 
 
-def _decoded_inputs(heldout, cfg: FrontEndConfig, folder: Path, seed: int, cache_dir: Path | None):
+def musicnn_vectors(tracks: list[Path], excerpts: list[Path], venv: Path, cache: Path, log):
+    """The musicnn peer: run bench/musicnn_teacher.py in its virtualenv over the tracks and excerpts
+    (outputs cached), then average its max_pool over up to 10 spread patches, z-score, unit length."""
+    listing = cache / "musicnn-peer-files.txt"
+    listing.write_text("\n".join(str(p) for p in [*tracks, *excerpts]) + "\n")
+    out = cache / "musicnn-peer"
+    command = [str(venv / "bin" / "python"), str(REPO / "bench" / "musicnn_teacher.py"), "--list", str(listing),
+               "--out", str(out), "--max-patches", "10", "--threads", "1"]
+    log("musicnn: " + " ".join(command))
+    subprocess.run(command, check=True)
+    lib_out = [load_teacher(out, p) for p in tracks]
+    query_out = [load_teacher(out, p) for p in excerpts]
+    lib = np.stack([o.peer_vector() for o in lib_out])
+    queries = np.stack([o.peer_vector() for o in query_out])
+    scaler = Standardiser.fit(lib)
+
+    def unit(x):
+        x = scaler.transform(x)
+        return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)  # Euclidean on unit = cosine
+    seconds = float(np.mean([o.seconds_model / len(o.max_pool) for o in lib_out])) * 10
+    return unit(lib), unit(queries), seconds
+
+
+def _decoded_inputs(heldout, cfg: FrontEndConfig, seed: int, cache_dir: Path | None):
     """What every method needs from the audio: the app's crops of each track and of each degraded
-    excerpt, and the baseline's excerpt statistics.  Kept in the corpus cache (keyed by tracks,
-    seed and front end) so that scoring another model does not decode and encode again."""
+    excerpt (kept as MP3 files for musicnn), and the baseline's excerpt statistics.  Kept in the
+    corpus cache (keyed by tracks, seed and front end), so scoring another model decodes nothing."""
     key = hashlib.sha256(json.dumps([[t.track.relpath for t in heldout], seed, cfg.key(),
                                      EXCERPT_SECONDS, EXCERPT_RECIPE]).encode()).hexdigest()[:16]
-    cached = (cache_dir or default_cache_dir()) / f"eval-inputs-{key}.npz"
-    if cached.exists():
+    cache = cache_dir or default_cache_dir()
+    cached = cache / f"eval-inputs-{key}.npz"
+    folder = cache / f"eval-excerpts-{key}"
+    if cached.exists() and folder.is_dir():
         with np.load(cached) as data:
-            return list(data["tracks"]), list(data["excerpts"]), data["baseline_queries"]
+            return list(data["tracks"]), list(data["excerpts"]), data["baseline_queries"], sorted(folder.glob("*.mp3"))
+    folder.mkdir(parents=True, exist_ok=True)
     excerpts = make_excerpts(heldout, cfg, folder, seed)
     track_crops = [audio.read_crops(t.track.path, cfg)[0] for t in heldout]
     excerpt_crops = [audio.read_crops(p, cfg)[0] for p in excerpts]
     base_q = np.stack([mfcc_statistics(logmel(audio.load(p, cfg.sample_rate), cfg)) for p in excerpts])
-    cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(".tmp.npz")
     np.savez(tmp, tracks=np.stack(track_crops), excerpts=np.stack(excerpt_crops), baseline_queries=base_q)
     os.replace(tmp, cached)
-    return track_crops, excerpt_crops, base_q
+    return track_crops, excerpt_crops, base_q, excerpts
+
+
+def _scored(per_query: dict, labels: list[str], seed: int, **extra) -> dict:
+    means = {k: float(v.mean()) for k, v in per_query.items()}
+    intervals = bootstrap_intervals(per_query, labels, seed=seed)
+    return {**means, "interval": intervals, **extra}
 
 
 def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bool = True,
-             cache_dir: Path | None = None, log=print) -> dict:
+             cache_dir: Path | None = None, split_part: str = "test", musicnn_venv: Path | None = None,
+             log=print) -> dict:
     cfg = Embedder(next(iter(models.values())), threads=2).frontend
     prepared, _skipped = prepare_corpus(corpus, cfg, cache_dir)
-    _train, heldout = split_heldout(prepared)
+    heldout = split_corpus(prepared).part(split_part)
     labels = [t.track.collection for t in heldout]
-    log(f"held-out: {len(heldout)} tracks in {len(set(labels))} collections: {sorted(set(labels))}")
+    log(f"{split_part}: {len(heldout)} tracks in {len(set(labels))} collections: {sorted(set(labels))}")
     results: dict[str, dict] = {}
+    started = time.monotonic()
+    track_crops, excerpt_crops, base_q, excerpt_files = _decoded_inputs(heldout, cfg, seed, cache_dir)
+    log(f"decoded tracks and made {len(heldout)} excerpts in {time.monotonic() - started:.0f} s")
     with tempfile.TemporaryDirectory(prefix="songsim-eval-") as tmp:
-        folder = Path(tmp)
-        started = time.monotonic()
-        track_crops, excerpt_crops, base_q = _decoded_inputs(heldout, cfg, folder, seed, cache_dir)
-        log(f"decoded tracks and made {len(heldout)} excerpts in {time.monotonic() - started:.0f} s")
         methods = dict(models)
         if untrained:
-            twin = untrained_twin(next(iter(models.values())), folder, seed)
+            twin = untrained_twin(next(iter(models.values())), Path(tmp), seed)
             if twin is not None:
                 methods["untrained (same architecture)"] = twin
         for name, path in methods.items():
             embedder = Embedder(path, threads=2)
             lib, queries = model_vectors(embedder, track_crops), model_vectors(embedder, excerpt_crops)
-            results[name] = {**retrieval_scores(lib, labels), **excerpt_rate(queries, lib),
-                             "model_id": embedder.info.id}
-        base_lib = np.stack([mfcc_statistics(np.asarray(t.logmel(), np.float32)) for t in heldout])
-        scaler = Standardiser.fit(base_lib)
-        lib, queries = scaler.transform(base_lib), scaler.transform(base_q)
-        results["MFCC baseline"] = {**retrieval_scores(lib, labels), **excerpt_rate(queries, lib)}
-    results["chance"] = chance_scores(labels, seed=seed)
-    return {"heldout_tracks": len(heldout), "collections": sorted(set(labels)), "seed": seed,
+            results[name] = _scored({**retrieval_per_query(lib, labels), **excerpt_per_query(queries, lib)}, labels,
+                                    seed, model_id=embedder.info.id,
+                                    seconds=model_seconds_per_track(path, track_crops[0]),
+                                    megabytes=round(path.stat().st_size / 1e6, 2))
+    if musicnn_venv is not None:
+        lib, queries, seconds = musicnn_vectors([t.track.path for t in heldout], excerpt_files, musicnn_venv,
+                                                cache_dir or default_cache_dir(), log)
+        results["musicnn (MSD_musicnn max_pool, teacher)"] = _scored(
+            {**retrieval_per_query(lib, labels), **excerpt_per_query(queries, lib)}, labels, seed, seconds=seconds)
+    base_lib = np.stack([mfcc_statistics(np.asarray(t.logmel(), np.float32)) for t in heldout])
+    scaler = Standardiser.fit(base_lib)
+    lib, queries = scaler.transform(base_lib), scaler.transform(base_q)
+    results["MFCC baseline (whole track)"] = _scored(
+        {**retrieval_per_query(lib, labels), **excerpt_per_query(queries, lib)}, labels, seed,
+        seconds=mfcc_seconds_per_track(cfg))
+    results["chance"] = _scored(chance_per_query(labels, seed=seed), labels, seed)
+    return {"split": split_part, "tracks": len(heldout), "collections": sorted(set(labels)), "seed": seed,
             "results": results}
 
 
 def markdown_table(report: dict) -> str:
-    lines = ["| method | P@5 | P@10 | mAP | excerpt found first | excerpt MRR |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| method | P@5 | P@10 | mAP (95 % interval) | excerpt found first (95 % interval) | excerpt MRR "
+             "| s/track (1 core) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in report["results"].items():
-        lines.append(f"| {name} | {r['p@5']:.3f} | {r['p@10']:.3f} | {r['map']:.3f} | "
-                     f"{r['excerpt@1']:.3f} | {r['mrr']:.3f} |")
+        ci = r["interval"]
+        seconds = f"{r['seconds']:.3f}" if "seconds" in r else "-"
+        lines.append(f"| {name} | {r['p@5']:.3f} | {r['p@10']:.3f} | {r['map']:.3f} ({ci['map'][0]:.3f}-"
+                     f"{ci['map'][1]:.3f}) | {r['excerpt@1']:.3f} ({ci['excerpt@1'][0]:.3f}-{ci['excerpt@1'][1]:.3f}) "
+                     f"| {r['mrr']:.3f} | {seconds} |")
     return "\n".join(lines)
 
 
@@ -220,20 +244,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus",
                         help="folder with manifest.csv (what ../shared/corpus/fetch.sh made)")
-    parser.add_argument("--model", type=Path, action="append",
+    parser.add_argument("--model", action="append", metavar="[NAME=]PATH",
                         help="ONNX model(s) to score (default: models/songsim-default.onnx)")
     parser.add_argument("--cache", type=Path, default=None, help="corpus feature cache (default: "
                         "$SONGSIM_CORPUS_DIR or ~/.cache/songsim-corpus-features)")
+    parser.add_argument("--split", default="test", choices=["test", "validation"],
+                        help="which held-out packages to score (choices are made on validation)")
+    parser.add_argument("--musicnn-venv", type=Path, default=REPO / ".venv-musicnn",
+                        help="musicnn's virtualenv (bench/setup_musicnn.sh); the peer is skipped without it")
     parser.add_argument("--seed", type=int, default=0, help="excerpt positions and degradations")
     parser.add_argument("--no-untrained", action="store_true", help="skip the untrained twin")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = parser.parse_args(argv)
-    paths = args.model or [REPO / "models" / "songsim-default.onnx"]
     models = {}
-    for p in paths:
-        models[f"model {p}" if len(paths) > 1 else "songsim model"] = p
-    report = evaluate(args.corpus, models, seed=args.seed, untrained=not args.no_untrained,
-                      cache_dir=args.cache, log=lambda m: print(m, file=sys.stderr))
+    for spec in args.model or [f"songsim default={REPO / 'models' / 'songsim-default.onnx'}"]:
+        name, _, path = spec.rpartition("=")
+        models[name or Path(path).stem] = Path(path)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    venv = args.musicnn_venv if (args.musicnn_venv / "bin" / "python").exists() else None
+    if venv is None:
+        log(f"musicnn peer skipped: no virtualenv at {args.musicnn_venv} (run bench/setup_musicnn.sh)")
+    report = evaluate(args.corpus, models, seed=args.seed, untrained=not args.no_untrained, cache_dir=args.cache,
+                      split_part=args.split, musicnn_venv=venv, log=log)
     print(markdown_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Optional, TextIO
 
+from songsim_desktop import training  # the entry point only: torch is imported by training.fine_tune
+
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 # Without a terminal (a log file, CI), one progress line every this many seconds.
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -109,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune the model on your tags (needs the 'train' extra)")
     p.add_argument("--tags", required=True, metavar="FILE.csv", help="CSV with columns path,tags (tags split by ';')")
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--loss", choices=["contrastive", "triplet"], default=None)
+    p.add_argument("--loss", choices=training.LOSSES, default=None)
 
     sub.add_parser("self-test", help="index and query a synthesised library; prints PASS or FAIL")
     return parser
@@ -184,6 +186,10 @@ def cmd_index(service, args, cancel) -> int:
     if missing:
         raise UsageError("; ".join(f"while adding music folder {d}: not a folder" for d in missing))
     options = {} if args.commit_every is None else {"commit_every": args.commit_every}
+    if service.default_upgrade_from is not None:  # this version ships a new default model
+        sys.stderr.write(f"songsim: the default model changed: re-embedding the library with "
+                         f"{service.default_model_id} (queries use the old vectors until it is done)\n")
+        _run(service.upgrade_default_job(cancel), cancel)
     failed = 0
     for folder in args.dirs:
         report = _run(service.scan_job(folder, cancel, args.workers, **options), cancel)
@@ -263,8 +269,7 @@ def cmd_models(service, args, cancel) -> int:
     matches = [m.id for m in service.models() if m.id.startswith(args.model_id)]
     if len(matches) != 1:
         raise UsageError(f"{'no' if not matches else 'more than one'} model id starts with {args.model_id!r}")
-    service.set_active_model(matches[0])
-    report = _run(service.reembed_job(None, cancel), cancel)
+    report = _run(service.switch_model_job(matches[0], cancel), cancel)  # re-embeds, then activates
     for path, reason in report.failed:
         _error(reason)
     print(f"active model {matches[0]}: {report.embedded} tracks embedded ({report.from_cache} from the features "
@@ -291,8 +296,6 @@ def read_tags_csv(path: str) -> list[tuple[str, list[str]]]:
 
 
 def cmd_train(service, args, cancel) -> int:
-    from songsim_desktop.training.config import TrainConfig
-
     rows = read_tags_csv(args.tags)
     base = os.path.dirname(os.path.abspath(args.tags))
     failed = 0
@@ -305,7 +308,7 @@ def cmd_train(service, args, cancel) -> int:
                 _error(f"while reading tags for {path}: not in the library (index its folder first)")
                 continue
             service.library.replace_tags(conn, track.id, tags, "user")
-    config = TrainConfig()
+    config = training.TrainConfig()
     if args.epochs is not None:
         config.epochs = args.epochs
     if args.loss is not None:
@@ -314,7 +317,7 @@ def cmd_train(service, args, cancel) -> int:
         config.validate()
     except ValueError as err:
         raise UsageError(str(err)) from None
-    report = _run(service.train_job(config, cancel), cancel)
+    report = _run(service.train_job(config, training.fine_tune, cancel), cancel)
     model_id = getattr(report, "model_id", None)
     print(f"trained model {model_id}: {json.dumps(getattr(report, 'metrics', {}) or {}, default=str)}")
     return EXIT_SOME_FAILED if failed else EXIT_OK

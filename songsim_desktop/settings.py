@@ -1,7 +1,8 @@
 """Typed GUI settings with a schema version, saved atomically beside the other per-user config.
 
-The GUI keeps what a person arranged (folders, window layout, active model, volume, auto-preview)
-across launches.  The file is JSON in ``paths.config_dir()``; a save writes a temp file and
+The GUI keeps what a person arranged (folders, window layout, volume, auto-preview) across
+launches: view state only.  What the library is (its tracks, tags, models and which model is active)
+lives in the library database alone, so the CLI and the GUI can never disagree about it.  The file is JSON in ``paths.config_dir()``; a save writes a temp file and
 ``os.replace``s it, so a crash mid-save never leaves half a file.  Older schema versions are
 migrated on load; an unreadable file is set aside (``settings.json.bad``) and defaults are used,
 because losing a layout must never stop the app from starting.  No Qt here: geometry and splitter
@@ -19,12 +20,12 @@ from pathlib import Path
 
 from songsim_desktop import paths
 from songsim_desktop.errors import SongsimError
+from songsim_desktop.training import LOSSES  # the training entry point (torch-free)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SETTINGS_FILENAME = "settings.json"
-LOSSES = ("contrastive", "triplet")
 
 
 @dataclass
@@ -34,7 +35,6 @@ class Settings:
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_states: dict[str, str] = field(default_factory=dict)  # splitter name -> base64 state
     current_tab: str = "library"  # key of the tab in front (ui/tabs.py), not an index: added tabs shift nothing
-    active_model: str | None = None  # model id; None = whatever the library says (the default)
     volume: float = 0.8  # 0..1
     auto_preview: bool = True
     loop: bool = False
@@ -74,6 +74,11 @@ def migrate(data: dict) -> dict:
         if "volume" in data:
             data["volume"] = float(data["volume"]) / 100.0
         version = 2
+    if version == 2:
+        # Schema 2 also remembered the active model, a second copy of the library's own record that
+        # switched back (and re-embedded) after `songsim models activate`: the database decides now.
+        data.pop("active_model", None)
+        version = 3
     data["schema_version"] = version
     if isinstance(data.get("current_tab"), int):
         # Files from before the tab registry hold the front tab as an index into the three tabs of then.

@@ -20,7 +20,7 @@ def test_defaults_when_no_file():
 def test_round_trip_keeps_every_field(isolated_data_dir):
     original = Settings(
         folders=["/music/ä", "/other"], window_geometry="AdnQywAD", splitter_states={"search": "AAAA/w=="},
-        current_tab="training", active_model="0123456789abcdef", volume=0.35, auto_preview=False, loop=True,
+        current_tab="training", volume=0.35, auto_preview=False, loop=True,
         result_count=40, train_epochs=3, train_loss="triplet", train_folder_tags=False, train_file_tags=False,
         last_open_dir="/tmp",
     )
@@ -91,3 +91,15 @@ def test_unwritable_target_raises_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(SongsimError, match="while saving settings to .*settings.json"):
         settings_mod.save(Settings())
     assert [p.name for p in settings_mod.settings_path().parent.iterdir()] == []
+
+
+def test_schema_2_forgets_the_active_model():
+    """Regression (issue 9, bug 2): the library database alone says which model is active."""
+    path = settings_mod.settings_path()
+    path.write_text(json.dumps({"schema_version": 2, "active_model": "0123456789abcdef", "volume": 0.4,
+                                "folders": ["/music"]}))
+    loaded = settings_mod.load()
+    assert loaded.schema_version == SCHEMA_VERSION == 3
+    assert not hasattr(loaded, "active_model") and (loaded.volume, loaded.folders) == (0.4, ["/music"])
+    settings_mod.save(loaded)
+    assert "active_model" not in json.loads(path.read_text())

@@ -431,3 +431,27 @@ class Library(SqliteStore):
             "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    # -- added for the model lifecycle (issue 9, 9B); 9A's package split may move these ------------
+    def retire_builtin_model(self, model_id: str) -> None:
+        """Forget a built-in model that is no longer shipped (its file was replaced) and its vectors."""
+        with self.transaction() as conn:
+            if self._setting(conn, ACTIVE_MODEL_KEY) == model_id:
+                raise LibraryError("it is still the active model", path=model_id, action="retiring the model")
+            conn.execute("DELETE FROM vectors WHERE model_id = ?", (model_id,))
+            conn.execute("DELETE FROM models WHERE id = ? AND builtin = 1", (model_id,))
+
+    def tags_from_sources(self, sources: Iterable[str], states: Iterable[str] = ("ok",)) -> dict[int, set[str]]:
+        """track id -> tags of the given sources, for tracks in ``states`` (what fine-tuning learns from)."""
+        sources, states = list(sources), list(states)
+        for source in sources:
+            self._check_source(source)
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT g.track_id, g.tag FROM tags g JOIN tracks t ON t.id = g.track_id"
+                f" WHERE t.state IN ({','.join('?' * len(states))})"
+                f" AND g.source IN ({','.join('?' * len(sources))})", [*states, *sources]).fetchall()
+        out: dict[int, set[str]] = {}
+        for track_id, tag in rows:
+            out.setdefault(track_id, set()).add(tag)
+        return out

@@ -102,6 +102,10 @@ class TrainReport:
     metrics: dict = field(default_factory=dict)  # e.g. {"val_map": 0.41, "baseline_map": 0.30}
     reembed: Optional[ReembedReport] = None
     cancelled: bool = False
+    val_map_before: float = float("nan")  # validation tag-retrieval mAP of the parent model
+    val_map_after: float = float("nan")  # ... and of the new one
+    history: list = field(default_factory=list)  # per epoch: {"epoch", "loss", "val_map", "seconds"}
+    failed: list = field(default_factory=list)  # (path, reason) of tracks that could not be decoded
 
 
 @dataclass

@@ -7,7 +7,6 @@ the service only wraps them to keep its index in step with what they committed.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import tempfile
 import threading
@@ -17,11 +16,11 @@ from typing import Generator, Iterable, Optional
 import numpy as np
 
 from songsim_desktop import paths
-from songsim_desktop.core import jobs
-from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
+from songsim_desktop.core import fine_tune, jobs, model_lifecycle
+from songsim_desktop.core.embedder import Embedder, ModelInfo
 from songsim_desktop.core.index import VectorIndex, load_or_rebuild
 from songsim_desktop.core.job_store import folder_tag
-from songsim_desktop.core.library import FeatureCache, Library, ModelRecord as LibraryModel, now_iso
+from songsim_desktop.core.library import FeatureCache, Library
 from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for callers)
     Match,
@@ -34,7 +33,7 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     similarity_percent,
 )
 from songsim_desktop.core.scan import identity_of, normalise_root
-from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
+from songsim_desktop.errors import LibraryError, ModelError, SongsimError
 
 FEATURES_FILENAME = "features.sqlite3"
 FOLDER_TAGS_SETTING = "folder_tags"  # "1": scans tag each track with its folder's name
@@ -52,7 +51,9 @@ class SongsimService:
         self._lock = threading.RLock()
         self._embedders: dict[str, Embedder] = {}
         self._index: Optional[VectorIndex] = None
-        self.default_model_id = self._register_default_model()
+        # default_upgrade_from: an older shipped default still active until upgrade_default_job() ran
+        self.default_model_id, self.default_upgrade_from = model_lifecycle.register_shipped_default(
+            self.library, paths.default_model_path())
 
     def close(self) -> None:
         self.features.close()
@@ -65,25 +66,10 @@ class SongsimService:
         self.close()
 
     # --- models -------------------------------------------------------------------------------
-    def _register_default_model(self) -> str:
-        info = read_model_info(paths.default_model_path())
-        self.library.add_model(LibraryModel(info.id, info.name, info.path, info.dim, info.parent,
-                                            info.created or now_iso(), {}, builtin=True))
-        active = self.library.active_model_id()
-        record = self.library.model(active) if active else None
-        # A new app version ships a new default: an active built-in that is no longer the shipped
-        # file (same path, other bytes) must give way to it.
-        if record is None or (record.builtin and record.id != info.id) or not Path(record.path).is_file():
-            self.library.set_active_model_id(info.id)
-        return info.id
-
     def register_model(self, path: str | Path, metrics: Optional[dict] = None) -> ModelRecord:
-        """Register a (fine-tuned) model file; the training package calls this after export."""
-        info = read_model_info(path)
-        self.library.add_model(LibraryModel(info.id, info.name, str(Path(path).resolve()), info.dim,
-                                            info.parent, info.created or now_iso(),
-                                            dict(metrics or info.training.get("metrics") or {}), builtin=False))
-        return next(m for m in self.models() if m.id == info.id)
+        """Register a model file (not active: switch_model_job makes it active)."""
+        model_id = model_lifecycle.register_model_file(self.library, path, metrics)
+        return next(m for m in self.models() if m.id == model_id)
 
     def models(self) -> list[ModelRecord]:
         active = self.library.active_model_id()
@@ -96,16 +82,24 @@ class SongsimService:
     def active_model(self) -> ModelInfo:
         return self.embedder().info
 
-    def set_active_model(self, model_id: str) -> None:
-        """Switch models; tracks without a vector for it need ``reembed_job()`` before they show up."""
-        record = self.library.model(model_id)
-        if record is None:
-            raise ModelError("no such model is registered (see 'songsim models')", path=model_id,
-                             action="activating model")
-        self.embedder(model_id)  # fail now, not at the next query, if the file is gone or broken
-        self.library.set_active_model_id(model_id)
-        with self._lock:
-            self._index = None
+    def switch_model_job(self, model_id: str, cancel: Optional[CancelToken] = None
+                         ) -> Generator[Progress, None, ReembedReport]:
+        """Re-embed with ``model_id``, then activate it (model_lifecycle.switch_model_job: the one way
+        the active model changes).  Fails at once if the model is unknown or its file is broken."""
+        embedder = self.embedder(model_id)  # raises ModelError now, before any work
+        return model_lifecycle.switch_model_job(self.library, self.features, embedder, cancel or CancelToken())
+
+    def upgrade_default_job(self, cancel: Optional[CancelToken] = None
+                            ) -> Generator[Progress, None, Optional[ReembedReport]]:
+        """After an app update shipped a new default model: re-embed with it, activate it, forget the
+        old one.  Queries use the old default's vectors until then.  Returns None when nothing to do."""
+        old = self.default_upgrade_from
+        report = None
+        if old is not None and self.library.active_model_id() == old:
+            report = yield from self.switch_model_job(self.default_model_id, cancel)
+        model_lifecycle.retire_old_defaults(self.library, self.default_model_id)
+        self.default_upgrade_from = None
+        return report
 
     def embedder(self, model_id: Optional[str] = None) -> Embedder:
         """The cached onnxruntime embedder of a model (default: the active one)."""
@@ -117,8 +111,11 @@ class SongsimService:
                     raise ModelError("no such model is registered", path=model_id, action="loading model")
                 embedder = Embedder(record.path)
                 if embedder.info.id != model_id:
-                    raise ModelError(f"the file changed: its id is now {embedder.info.id}", path=record.path,
-                                     action="loading model")
+                    reason = (f"this version ships a new default model ({embedder.info.id}); the library is "
+                              "being re-embedded with it: try again when that is done"
+                              if model_id == self.default_upgrade_from else
+                              f"the file changed: its id is now {embedder.info.id}")
+                    raise ModelError(reason, path=record.path, action="loading model")
                 self._embedders[model_id] = embedder
             return self._embedders[model_id]
 
@@ -211,21 +208,13 @@ class SongsimService:
             with self._lock:
                 self._index = None  # rebuilt from the library (by fingerprint) at the next query
 
-    def train_job(self, config, cancel: Optional[CancelToken] = None
+    def train_job(self, config, trainer: fine_tune.Trainer, cancel: Optional[CancelToken] = None
                   ) -> Generator[Progress, None, TrainReport]:
-        """Fine-tune, export, register, activate, re-embed (the training package does the work)."""
-        if importlib.util.find_spec("torch") is None:
-            raise TrainingUnavailable()
-        from songsim_desktop.training.finetune import finetune_job  # torch is imported only now
-
-        return self._train(finetune_job, config, cancel or CancelToken())
-
-    def _train(self, finetune_job, config, cancel) -> Generator[Progress, None, TrainReport]:
-        try:
-            return (yield from finetune_job(self, config, cancel))
-        finally:
-            with self._lock:
-                self._index = None
+        """Fine-tune the active model with ``trainer`` (``songsim_desktop.training.fine_tune``, handed
+        in by the CLI or the GUI: core never imports training), then re-embed and activate the result."""
+        return fine_tune.fine_tune_job(self.library, self.features, paths.user_models_dir(self.data_dir),
+                                       self.active_model(), self.embedder, trainer, config,
+                                       cancel or CancelToken())
 
     # --- queries --------------------------------------------------------------------------------------
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:

@@ -11,9 +11,9 @@ import importlib
 import importlib.util
 
 from songsim_desktop.errors import TrainingUnavailable
-from songsim_desktop.training.config import TrainConfig
+from songsim_desktop.training.config import LOSSES, TrainConfig
 
-__all__ = ["TrainConfig", "available", "require", "train", "export_branch", "finetune_job"]
+__all__ = ["LOSSES", "TrainConfig", "available", "require", "train", "export_branch", "fine_tune"]
 
 # Public name -> module that defines it (imported on first use, never at package import).
 _LAZY = {
@@ -25,8 +25,7 @@ _LAZY = {
     "train": "loop",
     "TrainResult": "loop",
     "export_branch": "export",
-    "finetune_job": "finetune",
-    "TrainReport": "finetune",
+    "fine_tune": "finetune",  # the trainer the CLI and the GUI hand to core's fine-tune job
 }
 
 

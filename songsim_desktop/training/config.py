@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Optional
 
+# The one list of training objectives users choose from (the GUI, the CLI, the settings); each name
+# is a class in objectives.OBJECTIVES, kept here too so that listing them needs no torch.
 LOSSES = ("contrastive", "triplet")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -12,7 +14,7 @@ DEVICES = ("auto", "cpu", "cuda")
 @dataclass
 class TrainConfig:
     epochs: int = 8
-    loss: str = "contrastive"  # "contrastive" | "triplet"
+    loss: str = "contrastive"  # one of LOSSES
     batch_size: int = 32  # pairs (or triplets) per optimiser step
     lr: float = 1e-3
     weight_decay: float = 1e-4

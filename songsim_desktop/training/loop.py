@@ -1,6 +1,6 @@
 """The training loop: Siamese pairs (or triplets) over cached log-mel crops, with live progress.
 
-``train()`` is the whole method on in-memory inputs; finetune.py feeds it from the user's library
+``train()`` is the whole method on in-memory inputs; finetune.fine_tune feeds it the user's cached inputs
 and pretraining scripts feed it from a corpus.  Progress goes out after every optimiser step, so a
 GUI curve moves during an epoch, and the cancel token is checked at every step.
 """
@@ -19,10 +19,9 @@ import torch
 from songsim_desktop.core.progress import CancelToken, Progress, drive
 from songsim_desktop.errors import SongsimError
 from songsim_desktop.training.config import TrainConfig
-from songsim_desktop.training.data import (Augment, CropPicker, PairSampler, jaccard_similarity,
-                                           margin_for, split_by_track)
-from songsim_desktop.training.losses import ContrastiveLoss, TripletLoss
-from songsim_desktop.training.model import Branch, BranchConfig, SiameseNet, build_branch, euclidean
+from songsim_desktop.training.data import Augment, CropPicker, PairSampler, jaccard_similarity, split_by_track
+from songsim_desktop.training.model import Branch, BranchConfig, build_branch
+from songsim_desktop.training.objectives import objective_for
 
 MIN_TAGGED_TRACKS = 6
 EVAL_BATCH = 64
@@ -189,10 +188,9 @@ def _train(inputs, tags, config: TrainConfig, cancel: CancelToken,
     torch.manual_seed(config.seed)
 
     branch = _initial_branch(config, n_mels, init_branch).to(device)
-    siamese = SiameseNet(branch)
+    objective = objective_for(config)
     augment = Augment(config.gain_db, config.time_mask_frames, config.freq_mask_bands, config.roll)
     optimiser = torch.optim.AdamW(branch.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    contrastive, triplet = ContrastiveLoss(), TripletLoss()
 
     sampler = PairSampler(jaccard_similarity([tags[t] for t in train_ids]), config.neighbours,
                           config.n_positives, config.n_negatives, seed=config.seed)
@@ -206,9 +204,7 @@ def _train(inputs, tags, config: TrainConfig, cancel: CancelToken,
         cancel.check()
         return mean_average_precision(embed_tracks(branch, all_inputs, device), all_tags, val_rows)
 
-    per_reference = max(1 + config.n_positives, config.n_negatives) if config.loss == "triplet" \
-        else 1 + config.n_positives + config.n_negatives
-    steps = math.ceil(len(train_ids) * per_reference / config.batch_size)
+    steps = math.ceil(len(train_ids) * objective.examples_per_reference() / config.batch_size)
     if config.max_steps_per_epoch:
         steps = min(steps, config.max_steps_per_epoch)
     result = TrainResult(branch, train_ids=train_ids, val_ids=val_ids, device=str(device))
@@ -225,7 +221,7 @@ def _train(inputs, tags, config: TrainConfig, cancel: CancelToken,
         started = time.monotonic()
         rng = np.random.default_rng([config.seed, epoch, 31])
         branch.train()
-        draw = sampler.triplets(epoch) if config.loss == "triplet" else sampler.pairs(epoch)
+        draw = objective.draw(sampler, epoch)
         order = rng.permutation(len(draw))
         losses = []
         for step in range(steps):
@@ -233,23 +229,7 @@ def _train(inputs, tags, config: TrainConfig, cancel: CancelToken,
             rows = order[step * config.batch_size:(step + 1) * config.batch_size]
             if len(rows) == 0:
                 break
-            if config.loss == "triplet":
-                anchor, crop_a = batch_of(draw.anchor[rows], rng)
-                same = draw.positive[rows] == draw.anchor[rows]
-                positive, _ = batch_of(draw.positive[rows], rng, avoid=np.where(same, crop_a, -1))
-                negative, _ = batch_of(draw.negative[rows], rng)
-                e_a, e_p, e_n = branch(torch.cat([anchor, positive, negative])).split(len(rows))
-                margin = margin_for(draw.similarity_neg[rows], config.margin_min, config.margin_max)
-                loss = triplet(euclidean(e_a, e_p), euclidean(e_a, e_n), torch.from_numpy(margin).to(device))
-            else:
-                ref, crop_r = batch_of(draw.reference[rows], rng)
-                same = draw.other[rows] == draw.reference[rows]  # self-pair: use another crop
-                other, _ = batch_of(draw.other[rows], rng, avoid=np.where(same, crop_r, -1))
-                _, _, distance = siamese(ref, other)
-                margin = margin_for(draw.similarity[rows], config.margin_min, config.margin_max)
-                weight = np.where(same, config.self_positive_weight, 1.0).astype(np.float32)
-                loss = contrastive(distance, torch.from_numpy(draw.label[rows]).to(device),
-                                   torch.from_numpy(margin).to(device), torch.from_numpy(weight).to(device))
+            loss = objective.loss(branch, draw, rows, batch_of, rng)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

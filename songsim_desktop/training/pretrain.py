@@ -1,27 +1,22 @@
-"""Train the shipped default model on the free-music corpus, the method's way, and export it.
+"""Train the shipped default model on the free-music corpus with musicnn as the teacher, and export it.
 
-    python -m songsim_desktop.training.pretrain --corpus ../shared/corpus --out models/
+    bench/setup_musicnn.sh                                   # once: the teacher's own virtualenv
+    .venv-musicnn/bin/python bench/musicnn_teacher.py --list FILES --out TEACHER_DIR
+    python -m songsim_desktop.training.pretrain --corpus CORPUS --teacher TEACHER_DIR --out models/
 
-Re-runnable by anyone: seeded, CPU-friendly (two threads; 30 epochs took 14 minutes on a shared
-2-core machine, the first run also decodes the corpus once, ~5 minutes), and the
+(``bench/make_default_model.sh`` runs all three.)  Re-runnable by anyone: seeded, CPU-only, and the
 whole recipe lands in the model's metadata ("training") and in ``<out>/songsim-default.json``.
 
-The recipe, and why (details and numbers in models/MODEL_CARD.md):
-- Data: corpus.prepare_corpus decodes each track once and caches its whole log-mel; the training
-  tracks are those NOT held out by corpus.split_heldout (whole packages are held out for the
-  evaluation in bench/eval_retrieval.py, never seen here).  Each track gives ``--crops`` crops
-  spread over its whole length, so "another crop of the same track" really is another passage.
-- Tags: the collection, the package (the supertux sub-collections share it, so they are partly
-  similar) and three audio-derived classes (tempo, brightness, dynamics tertiles, measured on the
-  audio by corpus.audio_descriptors).  Similarity = Jaccard over these tags (training.data).
-- Pairs, loss, augmentation: training.loop.train as the method prescribes: per reference itself +
-  4 of its 10 most similar as positives, 5 of its 10 least similar as negatives, redrawn each
-  epoch; contrastive loss with a margin from the tag similarity; gain, time roll, SpecAugment.
-  The self-positive pair weighs 8 in the loss (the method's weight option): with 9 training
-  collections, equal weights pulled whole collections together and lost track identity.
-- Half of each track's crops are low-passed and noisy copies (corpus.degrade_logmel), so that many
-  self-pairs teach invariance to a lost top end and a noise floor.
-- Validation inside the loop is on training collections only (a share of the training tracks).
+The recipe and why (numbers in models/MODEL_CARD.md; the batches and losses in training.student):
+- Data: corpus.prepare_corpus decodes each track once and caches its whole log-mel; corpus.split_corpus
+  fixes training, validation and test packages by a rule written down before any result.  Only the
+  training packages are trained on; the validation packages choose the kept step (and chose the
+  recipe's weights); the test packages are never loaded here.
+- Teacher: musicnn's MSD model (ISC licence), run at build time only, gives per 3-second patch its
+  753-d max_pool embedding and 50 tag probabilities.  It is never shipped and never run by the app.
+- Student: the same small CNN branch the app has always run (training.model.Branch), trained on
+  same-track contrast with degraded copies + distillation of the teacher's embedding + the method's
+  contrastive pairs from the teacher's tags.
 """
 
 from __future__ import annotations
@@ -32,35 +27,15 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
 from songsim_desktop.core.features import FrontEndConfig
-from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.paths import DEFAULT_MODEL_FILENAME
-from songsim_desktop.training.config import TrainConfig
-from songsim_desktop.training.corpus import (MIN_TRACK_SECONDS, corpus_tags, degrade_logmel, prepare_corpus,
-                                             split_heldout, spread_crops)
+from songsim_desktop.training.corpus import MIN_TRACK_SECONDS, prepare_corpus, split_corpus
 
 DEFAULT_NAME = "songsim default"
-
-
-# Training crops are half as long as the app's (128 frames, 3 s): the branch is fully convolutional
-# with global pooling, so it embeds the app's 256-frame crops unchanged, and half the frames halve
-# the CPU time per step, which buys twice the optimiser steps in the same budget.
-TRAIN_CROP_FRAMES = 128
-
-
-def recipe_config(epochs: int = 30, seed: int = 0, threads: int = 2) -> TrainConfig:
-    """The default model's training settings (the card explains each choice)."""
-    return TrainConfig(
-        epochs=epochs, loss="contrastive", batch_size=32, lr=2e-3, weight_decay=1e-4,
-        val_fraction=0.1, seed=seed, device="auto", use_folder_tags=False, use_file_tags=False,
-        neighbours=10, n_positives=4, n_negatives=5, self_positive_weight=8.0, margin_min=0.5, margin_max=1.2,
-        gain_db=10.0, time_mask_frames=40, freq_mask_bands=10, roll=True,
-        embedding_dim=128, channels=(16, 32, 64, 128), threads=threads, name=DEFAULT_NAME,
-    )
 
 
 def package_versions(corpus_dir: Path) -> dict[str, str]:
@@ -73,114 +48,117 @@ def package_versions(corpus_dir: Path) -> dict[str, str]:
     return versions
 
 
-def build_inputs(tracks, crop_frames: int, crops_per_track: int, degraded_share: float = 0.0,
-                 cfg: FrontEndConfig | None = None, seed: int = 0) -> dict[str, np.ndarray]:
-    """Per track: crops spread over it; every crop whose index falls in ``degraded_share`` is
-    replaced by a low-passed, noisy version (corpus.degrade_logmel), interleaved with clean ones."""
-    cfg = cfg or FrontEndConfig()
-    inputs = {}
-    for i, t in enumerate(tracks):
-        crops = spread_crops(t.logmel(), crop_frames, crops_per_track)
-        chosen = np.flatnonzero((np.arange(len(crops)) * degraded_share) % 1.0 + degraded_share >= 1.0 - 1e-9)
-        if len(chosen):
-            crops[chosen] = degrade_logmel(crops[chosen], cfg, np.random.default_rng([seed, i, 17]))
-        inputs[t.track.relpath] = crops
-    return inputs
+def student_tracks(prepared, teacher_dir: Path | None, frontend: FrontEndConfig, top_k: int):
+    """Training tracks with their teacher outputs (z-scored over all training patches); the tracks
+    the teacher has not seen are returned apart, by path.  Without a teacher (the ablation that
+    trains on same-track contrast alone) every track gets 8 spread crop positions, no targets and
+    no tags, so batches are drawn at random."""
+    from songsim_desktop.training.student import StudentTrack
+    from songsim_desktop.training.teacher import load_teacher, top_tags
+
+    if teacher_dir is None:
+        tracks = []
+        for t in prepared:
+            spec = np.asarray(t.logmel(), dtype=np.float16)
+            starts = np.linspace(0, max(0, spec.shape[1] - 128), 8).astype(int)
+            tracks.append(StudentTrack(key=t.track.relpath, logmel=spec, patch_frames=starts,
+                                       teacher_patches=np.zeros((8, 1), np.float32), tags=set()))
+        return tracks, []
+    loaded, unseen = [], []
+    for t in prepared:
+        outputs = load_teacher(teacher_dir, t.track.path)
+        (unseen.append(t.track.relpath) if outputs is None else loaded.append((t, outputs)))
+    if not loaded:
+        return [], unseen
+    patches = np.concatenate([o.max_pool for _, o in loaded])
+    mean, std = patches.mean(0), patches.std(0) + 1e-3
+    frames_per_second = frontend.sample_rate / frontend.hop_length
+    tracks = [StudentTrack(key=t.track.relpath, logmel=np.asarray(t.logmel(), dtype=np.float16),
+                           patch_frames=np.round(o.starts_s * frames_per_second).astype(int),
+                           teacher_patches=((o.max_pool - mean) / std).astype(np.float32),
+                           tags=top_tags(o.track_tags(), o.labels, top_k))
+              for t, o in loaded]
+    return tracks, unseen
 
 
-def pretrain(corpus_dir: Path, out_dir: Path, config: TrainConfig, crops_per_track: int = 48,
-             crop_frames: int = TRAIN_CROP_FRAMES, min_seconds: float = MIN_TRACK_SECONDS,
-             degraded_share: float = 0.5,
-             cache_dir: Optional[Path] = None, audio_tags: bool = True, filename: str = DEFAULT_MODEL_FILENAME,
-             log: Callable[[str], None] = print, cancel: Optional[CancelToken] = None):
-    """Prepare the corpus, train, export; returns the exported ModelInfo."""
-    import torch  # lazily: the module is importable (and --help works) without torch
-
+def pretrain(corpus_dir: Path, teacher_dir: Path, out_dir: Path, config, cache_dir: Path | None = None,
+             min_seconds: float = MIN_TRACK_SECONDS, filename: str = DEFAULT_MODEL_FILENAME,
+             log: Callable[[str], None] = print):
+    """Prepare the corpus, train the student, export it; returns the exported ModelInfo."""
     from songsim_desktop.training.export import export_branch
-    from songsim_desktop.training.loop import train
+    from songsim_desktop.training.student import train_student, validation_inputs
 
     started = time.monotonic()
-    cfg = FrontEndConfig()
-    prepared, skipped = prepare_corpus(corpus_dir, cfg, cache_dir, min_seconds=min_seconds,
-                                       on_track=lambda i, n, p: log(f"corpus {i + 1}/{n} {p}") if i % 25 == 0 else None)
-    train_tracks, heldout = split_heldout(prepared)
-    if len(train_tracks) < 6:
-        raise SystemExit(f"while preparing the corpus {corpus_dir}: only {len(train_tracks)} usable training "
-                         f"tracks (need at least 6); did fetch.sh run?")
-    log(f"corpus: {len(prepared)} usable tracks, {len(skipped)} skipped (short or unreadable); "
-        f"training on {len(train_tracks)}, holding out {len(heldout)} "
-        f"({', '.join(sorted({t.track.collection for t in heldout}))})")
-    inputs = build_inputs(train_tracks, crop_frames, crops_per_track, degraded_share, cfg, config.seed)
-    tags = dict(zip(inputs, corpus_tags(train_tracks, cfg, audio_tags=audio_tags)))
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-
-    def on_progress(p: Progress) -> None:
-        if p.extra.get("batch", 0) == 0 or p.extra.get("batch") == p.extra.get("batches"):
-            loss, val = p.extra.get("loss"), p.extra.get("val_map")
-            log(f"{p.line()}  loss={'-' if loss is None else f'{loss:.4f}'}  val_mAP={val:.3f}")
-
-    result = train(inputs, tags, config, progress=on_progress, cancel=cancel)
-    seconds = time.monotonic() - started
+    frontend = FrontEndConfig()
+    prepared, skipped = prepare_corpus(corpus_dir, frontend, cache_dir, min_seconds=min_seconds,
+                                       on_track=lambda i, n, p: log(f"corpus {i + 1}/{n} {p}") if i % 50 == 0 else None)
+    split = split_corpus(prepared)
+    if teacher_dir is None and (config.distill_weight or config.tag_pair_weight):
+        raise SystemExit("without --teacher, set --distill-weight 0 and --tag-pair-weight 0 (the ablation)")
+    tracks, unseen = student_tracks(split.train, teacher_dir, frontend, config.teacher_top_tags)
+    if len(tracks) < 10:
+        raise SystemExit(f"while preparing the training data from {corpus_dir} and {teacher_dir}: only "
+                         f"{len(tracks)} training tracks have teacher outputs (need 10); did "
+                         f"bench/musicnn_teacher.py run over the corpus?")
+    log(f"corpus: {len(prepared)} usable tracks, {len(skipped)} skipped (short or unreadable); training on "
+        f"{len(tracks)} ({len(unseen)} without teacher outputs left out), validating on {len(split.validation)} "
+        f"({', '.join(sorted({t.track.collection for t in split.validation}))}), "
+        f"{len(split.test)} test tracks untouched")
+    validation = None
+    if split.validation:
+        whole, excerpts = validation_inputs([t.logmel() for t in split.validation], frontend, seed=config.seed)
+        validation = (whole, excerpts, [t.track.collection for t in split.validation])
+    result = train_student(tracks, config, frontend, validation=validation, log=log)
     versions = package_versions(Path(corpus_dir))
     training_meta = {
-        "recipe": "Siamese contrastive pretraining on the free game-soundtrack corpus "
-                  "(songsim_desktop.training.pretrain)",
+        "recipe": "teacher-student pretraining on the free game-soundtrack corpus: same-track contrast "
+                  "with degraded copies + musicnn (MSD_musicnn max_pool) distillation + the method's "
+                  "contrastive pairs from musicnn tag overlap (songsim_desktop.training.pretrain)",
         "command": "python -m songsim_desktop.training.pretrain " + " ".join(sys.argv[1:]),
         "config": config.to_dict(),
-        "crops_per_track": crops_per_track,
-        "train_crop_frames": crop_frames,
-        "degraded_share": degraded_share,
-        "tags": "collection, package" + (", tempo/brightness/dynamics tertiles (audio)" if audio_tags else ""),
-        "similarity": "jaccard",
-        "train_tracks": len(train_tracks),
-        "train_collections": sorted({t.track.collection for t in train_tracks}),
-        "heldout_collections": sorted({t.track.collection for t in heldout}),
+        "teacher": "musicnn 0.1.0 MSD_musicnn (ISC licence), build time only" if teacher_dir else None,
+        "train_tracks": len(tracks),
+        "train_collections": sorted({t.track.collection for t in split.train}),
+        "validation_collections": sorted({t.track.collection for t in split.validation}),
+        "test_collections": sorted({t.track.collection for t in split.test}),
         "packages": {p: versions.get(p, "?") for p in sorted({t.track.package for t in prepared})},
         "history": result.history,
-        "val_map_before": result.val_map_before,
-        "val_map_after": result.val_map_after,
-        "device": result.device,
-        "seconds": round(seconds, 1),
+        "kept_step": result.best_step,
+        "seconds": round(time.monotonic() - started, 1),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    info = export_branch(result.branch, out_dir / filename, cfg, name=config.name, parent=None,
+    info = export_branch(result.branch, out_dir / filename, frontend, name=DEFAULT_NAME, parent=None,
                          training_meta=training_meta)
-    log(f"exported {out_dir / filename} (id {info.id}) after {seconds / 60:.1f} min; "
-        f"validation mAP {result.val_map_before:.3f} -> {result.val_map_after:.3f}")
+    log(f"exported {out_dir / filename} (id {info.id}) after {(time.monotonic() - started) / 60:.1f} min; "
+        f"kept step {result.best_step}")
     return info
 
 
 def main(argv: list[str] | None = None) -> int:
+    from songsim_desktop.training.student import StudentConfig
+
+    defaults = StudentConfig()
     parser = argparse.ArgumentParser(prog="python -m songsim_desktop.training.pretrain",
                                      description="Train songsim's default model on the free-music corpus.")
     parser.add_argument("--corpus", type=Path, required=True, help="folder with manifest.csv (fetch.sh's output)")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="bench/musicnn_teacher.py's output folder (without it: same-track contrast only)")
     parser.add_argument("--out", type=Path, default=Path("models"), help="folder for the model files")
     parser.add_argument("--filename", default=DEFAULT_MODEL_FILENAME)
-    parser.add_argument("--epochs", type=int, default=recipe_config().epochs)
-    parser.add_argument("--crops", type=int, default=48, help="cached crops per training track")
-    parser.add_argument("--crop-frames", type=int, default=TRAIN_CROP_FRAMES, help="frames per training crop")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (be kind to shared machines)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="feature cache (default $SONGSIM_CORPUS_DIR or ~/.cache/songsim-corpus-features)")
-    parser.add_argument("--degraded-share", type=float, default=0.5,
-                        help="share of each track's crops made low-passed and noisy (0..1)")
     parser.add_argument("--min-seconds", type=float, default=MIN_TRACK_SECONDS, help="drop shorter tracks")
-    parser.add_argument("--no-audio-tags", action="store_true", help="tags = collection and package only")
-    parser.add_argument("--self-weight", type=float, default=recipe_config().self_positive_weight,
-                        help="weight of the self-positive pair in the contrastive loss")
-    parser.add_argument("--channels", type=int, nargs=4, default=list(recipe_config().channels),
-                        help="conv widths of the branch")
-    parser.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps per epoch (smoke runs)")
+    for name in ("steps", "seed", "threads", "validate_every", "refs_per_batch"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
+    for name in ("lr", "temperature", "contrast_weight", "distill_weight", "tag_pair_weight", "degrade_prob"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    parser.add_argument("--channels", type=int, nargs=4, default=list(defaults.channels), help="conv widths")
     args = parser.parse_args(argv)
-    config = recipe_config(epochs=args.epochs, seed=args.seed, threads=args.threads)
-    config.max_steps_per_epoch = args.max_steps
-    config.self_positive_weight = args.self_weight
-    config.channels = tuple(args.channels)
-    info = pretrain(args.corpus, args.out, config, crops_per_track=args.crops, crop_frames=args.crop_frames,
-                    min_seconds=args.min_seconds, degraded_share=args.degraded_share, cache_dir=args.cache,
-                    audio_tags=not args.no_audio_tags, filename=args.filename,
+    overrides = {k: v for k, v in vars(args).items() if hasattr(defaults, k)}
+    overrides["channels"] = tuple(args.channels)
+    config = StudentConfig(**overrides)
+    info = pretrain(args.corpus, args.teacher, args.out, config, cache_dir=args.cache,
+                    min_seconds=args.min_seconds, filename=args.filename,
                     log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps({"id": info.id, "path": info.path, "name": info.name}))
     return 0

@@ -1,7 +1,8 @@
 """The list of models: the shipped default and every fine-tuned one; switch between them at any time.
 
-Switching re-embeds the library with the chosen model in a worker (from the features cache, so no
-audio is decoded again) and only then makes it active, so search keeps working meanwhile.
+Switching runs core's one switch job (service.switch_model_job) in a worker: it re-embeds the library
+with the chosen model (from the features cache, so no audio is decoded again) and only then makes it
+active, so search keeps working meanwhile.  The library database alone remembers the active model.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class ModelsPanel(QGroupBox):
         self.ctx = ctx
         self.model_records: list = []
         self.reembed_worker: Optional[Worker] = None
-        self._saved_model_applied = False
+        self._upgrade_checked = False
         layout = QVBoxLayout(self)
         self.models_list = QListWidget()
         self.models_list.setToolTip("The active model is marked ●; the shipped default is always kept")
@@ -47,7 +48,7 @@ class ModelsPanel(QGroupBox):
     def _show_models(self, records) -> None:
         self.models_list.clear()
         self.model_records = list(records)
-        self._apply_saved_model_once()
+        self._upgrade_default_once()
         for rec in self.model_records:
             mark = "●" if rec.active else "  "
             kind = "default" if rec.builtin else (rec.created_at or "")[:16]
@@ -57,17 +58,17 @@ class ModelsPanel(QGroupBox):
             item.setData(Qt.ItemDataRole.UserRole, rec.id)
             self.models_list.addItem(item)
 
-    def _apply_saved_model_once(self) -> None:
-        """At start-up: the settings' model wins if the library still has it; else remember the library's."""
-        if self._saved_model_applied:
-            return
-        self._saved_model_applied = True
-        active = next((r.id for r in self.model_records if r.active), None)
-        wanted = self.ctx.settings.active_model
-        if wanted and wanted != active and any(r.id == wanted for r in self.model_records):
-            self.activate_model(wanted)
-        elif active:
-            self.ctx.settings.active_model = active
+    def _upgrade_default_once(self) -> Optional[Worker]:
+        """At start-up, after an update that ships a new default model: re-embed with it in the
+        background (queries keep using the old vectors until it is done)."""
+        if self._upgrade_checked:
+            return None
+        self._upgrade_checked = True
+        svc = self.ctx.service
+        if svc.default_upgrade_from is None:
+            return None
+        self.ctx.notify(f"the default model changed; re-embedding the library with {svc.default_model_id}")
+        return self._run_switch(svc.upgrade_default_job, svc.default_model_id)
 
     def activate_selected_model(self) -> Optional[Worker]:
         item = self.models_list.currentItem()
@@ -79,23 +80,18 @@ class ModelsPanel(QGroupBox):
 
     def activate_model(self, model_id: str) -> Worker:
         """Switch models: re-embed with it (resumable, from the features cache), then activate it."""
-        svc = self.ctx.service
-
-        def switch(cancel=None):
-            # Embed first, activate after: search keeps working with the old model meanwhile.
-            report = yield from svc.reembed_job(model_id, cancel=cancel)
-            svc.set_active_model(model_id)
-            return report
-
         self.ctx.notify(f"switching to model {model_id}; re-embedding the library")
+        return self._run_switch(self.ctx.service.switch_model_job, model_id, model_id)
+
+    def _run_switch(self, job, model_id: str, *args) -> Worker:
         self.reembed_worker = self.ctx.pool.run(
-            switch, name="switch model",
+            job, *args, name="switch model",
             on_progress=lambda p: self.ctx.message.emit(p.line(), logging.DEBUG),
             on_result=lambda _r: self._model_switched(model_id),
-            on_error=lambda e: self.ctx.report_error(e, f"switching to model {model_id}"))
+            on_error=lambda e: self.ctx.report_error(e, f"switching to model {model_id}"),
+            on_cancelled=lambda: self.ctx.notify("model switch cancelled; the active model is unchanged"))
         return self.reembed_worker
 
     def _model_switched(self, model_id: str) -> None:
-        self.ctx.settings.active_model = model_id
         self.ctx.notify(f"model {model_id} is active")
         self.ctx.modelsChanged.emit()

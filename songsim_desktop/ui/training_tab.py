@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 
 from songsim_desktop import training
-from songsim_desktop.settings import LOSSES
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy
 from songsim_desktop.ui.models_panel import ModelsPanel
@@ -147,7 +146,7 @@ class TrainingTab(QWidget):
         self.epochs_spin.setToolTip("Passes over the tagged tracks")
         self.epochs_spin.valueChanged.connect(lambda v: setattr(self.ctx.settings, "train_epochs", int(v)))
         self.loss_combo = QComboBox()
-        self.loss_combo.addItems(list(LOSSES))
+        self.loss_combo.addItems(list(training.LOSSES))
         self.loss_combo.setCurrentText(self.ctx.settings.train_loss)
         self.loss_combo.setToolTip("Contrastive: pairs with a tag-derived margin. Triplet: anchor/positive/negative")
         self.loss_combo.currentTextChanged.connect(lambda t: setattr(self.ctx.settings, "train_loss", t))
@@ -255,8 +254,10 @@ class TrainingTab(QWidget):
         self.cancel_button.setEnabled(True)
         self.train_progress.setRange(0, 0)
         self.ctx.notify(f"fine-tuning: {config.epochs} epoch(s), {config.loss} loss")
-        self.train_worker = self.ctx.pool.run(self.ctx.service.train_job, config, name="train",
-                                              on_progress=self._train_progress, on_result=self._train_done,
+        # training.fine_tune: the trainer core's job calls (the lazy entry point; torch loads only now)
+        self.train_worker = self.ctx.pool.run(self.ctx.service.train_job, config, training.fine_tune,
+                                              name="train", on_progress=self._train_progress,
+                                              on_result=self._train_done,
                                               on_error=lambda e: self.ctx.report_error(e, "fine-tuning"),
                                               on_cancelled=lambda: self.ctx.notify("fine-tuning cancelled; the "
                                                                                    "active model is unchanged"),
@@ -307,7 +308,6 @@ class TrainingTab(QWidget):
         if getattr(report, "cancelled", False) or not getattr(report, "model_id", None):
             self.ctx.notify("fine-tuning stopped before a model was made")
             return
-        self.ctx.settings.active_model = report.model_id
         self.ctx.notify(f"new model {report.model_id} is active; library re-embedded")
         self.ctx.modelsChanged.emit()
 

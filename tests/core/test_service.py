@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -15,7 +14,7 @@ from songsim_desktop.core import synth
 from songsim_desktop.core.progress import drive
 from songsim_desktop.core.reports import similarity_percent
 from songsim_desktop.core.service import SongsimService
-from songsim_desktop.errors import LibraryError, ModelError, SongsimError, TrainingUnavailable
+from songsim_desktop.errors import LibraryError, ModelError, SongsimError
 
 from .test_jobs import copy_model_with_new_id
 
@@ -126,7 +125,7 @@ def test_the_default_model_is_registered_builtin_and_active(library):
     (default,) = [m for m in svc.models() if m.builtin]
     assert default.active and default.id == svc.active_model().id == svc.default_model_id
     with pytest.raises(ModelError):
-        svc.set_active_model("0123456789abcdef")
+        svc.switch_model_job("0123456789abcdef")  # refused at once, before any work
 
 
 def test_a_missing_folder_is_refused_before_any_work(tmp_path):
@@ -228,21 +227,12 @@ def test_switching_models_and_reembedding(small, tmp_path):
     svc, made, _ = small
     record = svc.register_model(copy_model_with_new_id(tmp_path, "mine"))
     assert not record.builtin and not record.active
-    svc.set_active_model(record.id)
-    assert svc.active_model().id == record.id and svc.index().model_id == record.id
-    assert len(svc.index()) == 0  # nothing embedded with it yet
-    report = drive(svc.reembed_job())
+    report = drive(svc.switch_model_job(record.id))
     assert (report.embedded, report.from_cache, report.decoded) == (len(made), len(made), 0)
+    assert svc.active_model().id == record.id and svc.index().model_id == record.id
+    assert len(svc.index()) == len(made)  # every track embedded before it became active
     result = svc.query_track(svc.tracks()[0].id, k=2)
     assert result.model_id == record.id and len(result.matches) == 2
-
-
-def test_train_job_says_training_is_unavailable_without_torch(small, monkeypatch):
-    svc, _, _ = small
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
-    with pytest.raises(TrainingUnavailable, match="pip install"):
-        svc.train_job(object())
 
 
 def test_remove_root_forgets_its_tracks_and_cached_features(small):

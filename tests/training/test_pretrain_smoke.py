@@ -1,9 +1,10 @@
-"""The pretraining entry point on a tiny synthesised corpus: split, cache, train, export, load."""
+"""The pretraining entry point on a tiny synthesised corpus: split, cache, teacher, train, export, load."""
 
 from __future__ import annotations
 
 import csv
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,25 +13,22 @@ import pytest
 from songsim_desktop.core import synth
 from songsim_desktop.core.embedder import Embedder
 from songsim_desktop.core.features import FrontEndConfig
-from songsim_desktop.training.corpus import (
-    descriptive_tags,
-    prepare_corpus,
-    read_manifest,
-    split_heldout,
-    spread_crops,
-)
+from songsim_desktop.training.corpus import prepare_corpus, read_manifest, split_corpus, spread_crops
+from songsim_desktop.training.teacher import cache_name, load_teacher
 
 SECONDS = 7.0
 
 
 def write_corpus(root: Path) -> Path:
-    """A fetch.sh-shaped corpus: one package with 3 collections (training), one with 6 tracks in a
-    single collection (held out by the rule), one jingle that is too short, and a .deb name."""
+    """A fetch.sh-shaped corpus: one package with 3 collections (training: not evaluable), four
+    single-collection packages of 6 tracks (evaluable: split between test, validation and training
+    by the rule), one jingle that is too short, and a .deb name."""
     rows = []
     layout = [("synth-data", "drones", synth.Family("sine", "drone"), 3),
               ("synth-data", "beats", synth.Family("noise", "straight"), 3),
-              ("synth-data", "plucks", synth.Family("pluck", "swing"), 3),
-              ("held-data", "held", synth.Family("saw", "sparse"), 6)]
+              ("synth-data", "plucks", synth.Family("pluck", "swing"), 3)]
+    layout += [(f"held{i}-data", f"held{i}", synth.Family(w, "sparse"), 6)
+               for i, w in enumerate(("saw", "square", "bell", "pluck"))]
     for package, collection, family, count in layout:
         for i in range(count):
             rel = f"{package}/usr/share/music/{collection}/{i:02d}.ogg"
@@ -48,13 +46,30 @@ def write_corpus(root: Path) -> Path:
     return root
 
 
+def write_teacher(corpus: Path, out: Path, dim: int = 12) -> None:
+    """Teacher outputs in bench/musicnn_teacher.py's format (that script needs TensorFlow, which the
+    app's environment does not have): per file a few 3-second patches whose embedding and tags
+    depend on the collection, so that there is something to learn."""
+    labels = np.array([f"tag{i}" for i in range(8)])
+    out.mkdir(parents=True)
+    for track in read_manifest(corpus):
+        rng = np.random.default_rng(zlib.crc32(track.collection.encode()))
+        centre, tags = rng.normal(size=dim), rng.uniform(size=len(labels))
+        n = 2
+        np.savez(out / cache_name(track.path), max_pool=(centre + 0.1 * rng.normal(size=(n, dim))).astype(np.float16),
+                 taggram=np.tile(tags, (n, 1)).astype(np.float16), starts_s=np.arange(n, dtype=np.float32) * 3.0,
+                 seconds_model=np.float32(0.1), seconds_total=np.float32(0.2), labels=labels)
+
+
 def test_pretrain_entry_point_writes_a_model_the_app_loads(tmp_path, capsys):
     from songsim_desktop.training.pretrain import main
 
     corpus = write_corpus(tmp_path / "corpus")
+    write_teacher(corpus, tmp_path / "teacher")
     out = tmp_path / "models"
-    rc = main(["--corpus", str(corpus), "--out", str(out), "--cache", str(tmp_path / "cache"),
-               "--epochs", "1", "--max-steps", "2", "--crops", "4", "--min-seconds", "3", "--threads", "1"])
+    rc = main(["--corpus", str(corpus), "--teacher", str(tmp_path / "teacher"), "--out", str(out),
+               "--cache", str(tmp_path / "cache"), "--steps", "3", "--validate-every", "2",
+               "--refs-per-batch", "2", "--min-seconds", "3", "--threads", "1"])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     model = out / "songsim-default.onnx"
@@ -64,29 +79,42 @@ def test_pretrain_entry_point_writes_a_model_the_app_loads(tmp_path, capsys):
     embedder = Embedder(model, threads=1)
     meta = embedder.info.training
     assert embedder.info.id == printed["id"]
-    assert meta["heldout_collections"] == ["held"]  # whole single-collection package held out
-    assert meta["train_tracks"] == 9  # the jingle is dropped as too short
+    split = split_corpus(prepare_corpus(corpus, FrontEndConfig(), tmp_path / "cache", min_seconds=3)[0])
+    assert meta["test_collections"] == sorted({t.track.collection for t in split.test})
+    assert meta["train_tracks"] == len(split.train)  # the jingle is dropped as too short
+    assert not set(meta["test_collections"]) & set(meta["train_collections"])
     assert meta["packages"]["synth-data"] == "2:1.2-3"
-    assert meta["config"]["epochs"] == 1 and len(meta["history"]) == 1
-    vector = embedder.embed_file(corpus / "held-data/usr/share/music/held/00.ogg").vector
+    assert [h["step"] for h in meta["history"]] == [2, 3] and "val_map" in meta["history"][0]
+    vector = embedder.embed_file(corpus / "held0-data/usr/share/music/held0/00.ogg").vector
     assert vector.shape == (embedder.info.dim,)
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_pretrain_refuses_a_corpus_the_teacher_has_not_seen(tmp_path):
+    from songsim_desktop.training.pretrain import main
+
+    corpus = write_corpus(tmp_path / "corpus")
+    (tmp_path / "teacher").mkdir()
+    with pytest.raises(SystemExit, match="teacher outputs"):
+        main(["--corpus", str(corpus), "--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "m"),
+              "--cache", str(tmp_path / "cache"), "--steps", "1", "--min-seconds", "3", "--threads", "1"])
+    with pytest.raises(SystemExit, match="ablation"):  # no teacher: only the contrast-only ablation runs
+        main(["--corpus", str(corpus), "--out", str(tmp_path / "m"), "--cache", str(tmp_path / "cache"),
+              "--steps", "1", "--min-seconds", "3", "--threads", "1"])
 
 
 def test_corpus_is_decoded_once_and_cached(tmp_path):
     corpus = write_corpus(tmp_path / "corpus")
     cfg = FrontEndConfig()
     prepared, skipped = prepare_corpus(corpus, cfg, tmp_path / "cache", min_seconds=3)
-    assert len(prepared) == 15 and [why for _, why in skipped] == ["shorter than 3 s"]
+    assert len(prepared) == 33 and [why for _, why in skipped] == ["shorter than 3 s"]
     spec = np.asarray(prepared[0].logmel())
     assert spec.dtype == np.float16 and spec.shape[0] == cfg.n_mels
     for t in prepared:  # a second run must not decode: make the audio unreadable and compare
         t.track.path.write_bytes(b"not audio any more")
     again, _ = prepare_corpus(corpus, cfg, tmp_path / "cache", min_seconds=3)
     np.testing.assert_array_equal(np.asarray(again[0].logmel()), spec)
-    train, heldout = split_heldout(again)
-    assert {t.track.collection for t in heldout} == {"held"} and len(train) == 9
-    assert len(read_manifest(corpus)) == 16
+    assert len(read_manifest(corpus)) == 34
 
 
 def test_spread_crops_cover_the_track_and_tile_short_ones():
@@ -96,13 +124,6 @@ def test_spread_crops_cover_the_track_and_tile_short_ones():
     assert [int(c[0, 0, 0]) for c in crops] == [50, 250, 450, 650, 850]  # centred on 5 segments
     short = spread_crops(spec[:, :30], 100, 2)
     assert short.shape == (2, 1, 10, 100) and float(short[0, 0, 0, 30]) == 0.0  # tiled
-
-
-def test_descriptive_tags_are_tertiles_of_each_measure():
-    tags = descriptive_tags([{"tempo": float(v), "brightness": float(-v)} for v in range(9)])
-    assert [t for t in tags[0] if t.startswith("tempo")] == ["tempo:low"]
-    assert "tempo:mid" in tags[4] and "tempo:high" in tags[8]
-    assert "brightness:high" in tags[0] and "brightness:low" in tags[8]
 
 
 def test_degrade_logmel_cuts_the_top_and_raises_the_noise_floor():

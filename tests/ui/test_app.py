@@ -75,14 +75,3 @@ def test_dropping_a_non_audio_file_is_refused_politely(qtbot, empty_service, mak
     assert "drop a music folder or an audio file" in window.status_label.text()
     wait_idle(qtbot, window)
     assert window.current_tab_key() == "library"
-
-
-def test_the_active_model_setting_follows_the_library(qtbot, scanned_service, make_window):
-    # Switching to a saved fine-tuned model at start is covered by the fine-tune test's switch-back path;
-    # here: the setting learns the library's model, and a model that no longer exists is not forced.
-    default = scanned_service.models()[0]
-    first = make_window(scanned_service, settings=Settings())
-    assert first.ctx.settings.active_model == default.id  # learned from the library
-    settings = Settings(active_model="not-a-model-anymore")
-    second = make_window(scanned_service, settings=settings)
-    assert second.ctx.settings.active_model == default.id  # an unknown id falls back to the library's
