@@ -57,6 +57,7 @@ from retrieval_metrics import (bootstrap_intervals, chance_per_query, excerpt_pe
 TRACK_SECONDS_FOR_COST = 240.0
 
 EXCERPT_SECONDS = 20.0
+MIN_EXCERPT_PEAK_DBFS = -30.0
 EXCERPT_RECIPE = "lowpass 3-8 kHz, white noise 15-30 dB SNR, gain -12..0 dB, MP3 (libsndfile default VBR)"
 
 
@@ -82,12 +83,16 @@ def degrade(x: np.ndarray, sr: int, rng: np.random.Generator) -> tuple[np.ndarra
 
 
 def make_excerpts(tracks, cfg: FrontEndConfig, folder: Path, seed: int) -> list[Path]:
-    """One degraded MP3 excerpt per track, from a seeded random position."""
+    """One degraded MP3 excerpt per track, from a seeded random position.  A position where the track
+    is (nearly) silent is drawn again: nobody queries with 20 s of silence, and the app refuses it."""
     paths = []
     for i, t in enumerate(tracks):
         rng = np.random.default_rng([seed, i])
-        offset = float(rng.uniform(0, max(0.0, t.duration_s - EXCERPT_SECONDS)))
-        clip = audio.load(t.track.path, cfg.sample_rate, offset_s=offset, max_seconds=EXCERPT_SECONDS)
+        for _attempt in range(20):
+            offset = float(rng.uniform(0, max(0.0, t.duration_s - EXCERPT_SECONDS)))
+            clip = audio.load(t.track.path, cfg.sample_rate, offset_s=offset, max_seconds=EXCERPT_SECONDS)
+            if np.abs(clip).max(initial=0.0) > 10 ** (MIN_EXCERPT_PEAK_DBFS / 20):
+                break
         degraded, _ = degrade(clip, cfg.sample_rate, rng)
         out = folder / f"excerpt-{i:03d}.mp3"
         sf.write(str(out), degraded, cfg.sample_rate, format="MP3")

@@ -93,7 +93,7 @@ def main() -> int:
     wait_until(lambda: idle() and window.search_tab.results_model.rowCount() > 0, 120, "search results")
     search = window.search_tab
     search.auto_box.setChecked(True)
-    search.play_pause()
+    search.audition.play_pause()
     output.pull(int(4.0 * window.ctx.player._rate))  # 4 s into the reference
     pump(0.3)
     search.select_result(0)
@@ -102,7 +102,7 @@ def main() -> int:
     pump(0.3)
     shoot("search")
 
-    window.tabs.setCurrentWidget(window.training_tab)
+    window.show_tab("training")
     if window.training_tab.start_button is not None:
         window.training_tab.epochs_spin.setValue(args.epochs)
         window.training_tab.start_training()

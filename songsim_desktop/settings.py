@@ -32,7 +32,7 @@ class Settings:
     schema_version: int = SCHEMA_VERSION
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_states: dict[str, str] = field(default_factory=dict)  # splitter name -> base64 state
-    current_tab: int = 0
+    current_tab: str = "library"  # key of the tab in front (ui/tabs.py), not an index: added tabs shift nothing
     volume: float = 0.8  # 0..1
     auto_preview: bool = True
     loop: bool = False
@@ -77,6 +77,11 @@ def migrate(data: dict) -> dict:
         data.pop("active_model", None)
         version = 3
     data["schema_version"] = version
+    if isinstance(data.get("current_tab"), int):
+        # Files from before the tab registry hold the front tab as an index into the three tabs of then.
+        # (By type, not version: it needs no schema step of its own.)
+        index, tabs_then = data["current_tab"], ("library", "search", "training")
+        data["current_tab"] = tabs_then[index] if 0 <= index < len(tabs_then) else tabs_then[0]
     return data
 
 

@@ -20,7 +20,7 @@ def test_defaults_when_no_file():
 def test_round_trip_keeps_every_field(isolated_data_dir):
     original = Settings(
         window_geometry="AdnQywAD", splitter_states={"search": "AAAA/w=="},
-        current_tab=2, volume=0.35, auto_preview=False, loop=True,
+        current_tab="training", volume=0.35, auto_preview=False, loop=True,
         result_count=40, train_epochs=3, train_loss="triplet", train_folder_tags=False, train_file_tags=False,
         last_open_dir="/music/ä",
     )
@@ -46,6 +46,15 @@ def test_schema_1_is_migrated():
     assert loaded.schema_version == SCHEMA_VERSION
     assert loaded.volume == pytest.approx(0.5)
     assert loaded.auto_preview is False
+
+
+def test_a_saved_tab_index_becomes_a_tab_key():
+    # Files before the tab registry stored the front tab as an index, which an added tab would shift.
+    assert settings_mod.from_dict({"schema_version": 2, "current_tab": 1}).current_tab == "search"
+    assert settings_mod.from_dict({"schema_version": 2, "current_tab": 2}).current_tab == "training"
+    assert settings_mod.from_dict({"schema_version": 2, "current_tab": 9}).current_tab == "library"
+    assert settings_mod.from_dict({"schema_version": 2}).current_tab == "library"
+    assert settings_mod.from_dict({"schema_version": 1, "current_tab": 1}).current_tab == "search"
 
 
 def test_file_without_version_counts_as_schema_1():
@@ -90,6 +99,7 @@ def test_schema_2_forgets_the_active_model():
                                 "folders": ["/music"]}))
     loaded = settings_mod.load()
     assert loaded.schema_version == SCHEMA_VERSION == 3
-    assert not hasattr(loaded, "active_model") and (loaded.volume, loaded.folders) == (0.4, ["/music"])
+    assert not hasattr(loaded, "active_model") and loaded.volume == 0.4
+    assert not hasattr(loaded, "folders")  # the library's roots are the folders
     settings_mod.save(loaded)
     assert "active_model" not in json.loads(path.read_text())

@@ -56,9 +56,7 @@ def build_window(service: Any, settings: Optional[Settings] = None, output=None,
         install_exception_hook(ctx)
     # First data, fetched by workers: the window shows at once and fills in.
     ctx.refresh_tracks()
-    window.library_tab.refresh_folders()
-    window.training_tab.models_panel.refresh_models()
-    window.training_tab.refresh_tag_counts()
+    window.start_fetches()
     return window
 
 

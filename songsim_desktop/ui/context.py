@@ -26,6 +26,7 @@ class AppContext(QObject):
     findSimilarRequested = Signal(int, str)  # track id, path (library -> search tab)
     queryFileRequested = Signal(str)  # path of a reference outside (or inside) the library
     addFolderRequested = Signal(str)  # a folder dropped on the window
+    showTabRequested = Signal(str)  # a tab key (ui/tabs.py): bring that tab to the front
 
     def __init__(self, service: Any, settings: Settings, player: Player, pool: Optional[WorkerPool] = None,
                  parent: Optional[QObject] = None) -> None:

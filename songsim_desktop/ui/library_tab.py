@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from songsim_desktop.core.library import normalise_root
+from songsim_desktop.core.demo_library import demo_library_job
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
-from songsim_desktop.ui.demo_library import demo_library_job
 from songsim_desktop.ui.models import RecordFilterProxy
 from songsim_desktop.ui.workers import Worker
 from songsim_desktop.ui.widgets import push_button, record_table

@@ -1,4 +1,5 @@
-"""The main window: composes the three tabs, the menus (shortcuts shown), the status line, the log panel.
+"""The main window: composes the registered tabs (ui/tabs.py), the menus (shortcuts shown), the status
+line, the log panel.
 
 It does no I/O of its own: drops and menu commands are forwarded to the tabs (which hand work to
 workers), and layout is saved to / restored from the typed settings.
@@ -21,6 +22,7 @@ from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.library_tab import LibraryTab
 from songsim_desktop.ui.search_tab import SearchTab
+from songsim_desktop.ui import tabs as tab_registry
 from songsim_desktop.ui.training_tab import TrainingTab
 
 LEVEL_PREFIX = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.CRITICAL: "error: "}
@@ -37,24 +39,22 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self.setMinimumSize(900, 600)
         self.setAcceptDrops(True)
-        self.library_tab = LibraryTab(ctx)
-        self.search_tab = SearchTab(ctx)
-        self.training_tab = TrainingTab(ctx)
+        self.tab_specs = tab_registry.TABS
+        self.pages: dict[str, QWidget] = {}  # tab key -> the tab's widget, in registry order
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.library_tab, "Library")
-        self.tabs.addTab(self.search_tab, "Search")
-        self.tabs.addTab(self.training_tab, "Training")
-        self.tabs.setTabToolTip(0, "Music folders and the scanned tracks (Ctrl+1)")
-        self.tabs.setTabToolTip(1, "Reference search, spectrograms and audition (Ctrl+2)")
-        self.tabs.setTabToolTip(2, "Tags, fine-tuning and models (Ctrl+3)")
+        for position, spec in enumerate(self.tab_specs, start=1):
+            page = self.pages[spec.key] = spec.factory(ctx)
+            index = self.tabs.addTab(page, spec.plain_title)
+            self.tabs.setTabToolTip(index, f"{spec.tooltip} (Ctrl+{position})")
         self.setCentralWidget(self.tabs)
         self._build_log_panel()
         self.status_label = QLabel("")
         self.statusBar().addWidget(self.status_label, 1)
         self._build_menus()
         ctx.message.connect(self.show_message)
-        ctx.findSimilarRequested.connect(lambda *_: self.tabs.setCurrentWidget(self.search_tab))
-        ctx.queryFileRequested.connect(lambda *_: self.tabs.setCurrentWidget(self.search_tab))
+        ctx.showTabRequested.connect(self.show_tab)
+        ctx.findSimilarRequested.connect(lambda *_: self.show_tab("search"))
+        ctx.queryFileRequested.connect(lambda *_: self.show_tab("search"))
         if not ctx.player.available:
             ctx.notify(ctx.player.reason, logging.WARNING)
         self.restore_layout(ctx.settings)
@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        s, lib = self.search_tab, self.library_tab
+        s, lib, audition = self.search_tab, self.library_tab, self.search_tab.audition
         file_menu = bar.addMenu("&File")
         self.open_action = self._action(file_menu, "&Open reference…", s.choose_reference,
                                         QKeySequence.StandardKey.Open,
@@ -99,24 +99,53 @@ class MainWindow(QMainWindow):
         self._action(edit_menu, "&Copy result paths", s.copy_selected_paths, "Ctrl+Shift+C")
         self._action(edit_menu, "&Filter library", self._focus_filter, QKeySequence.StandardKey.Find)
         play = bar.addMenu("&Playback")
-        self.play_action = self._action(play, "&Play / Pause", s.play_pause, "Space")
-        self._action(play, "&Stop", self.ctx.player.stop, "Ctrl+.")
-        self.toggle_action = self._action(play, "&Toggle reference / result", s.toggle_reference_result, "T",
-                                          "A/B: switch at the same position")
+        self.play_action = self._action(play, "&Play / Pause", audition.play_pause, "Space")
+        self._action(play, "&Stop", audition.stop, "Ctrl+.")
+        self.toggle_action = self._action(play, "&Toggle reference / result", audition.toggle_reference_result, "T",
+                                          "A/B: switch at the same position (Tab in the results list too)")
         self.loop_action = self._action(play, "&Loop", lambda: s.loop_box.toggle(), "L")
         self._action(play, "&Next result", lambda: s.move_result(1), "Ctrl+Down", "Down also works in the list")
         self._action(play, "P&revious result", lambda: s.move_result(-1), "Ctrl+Up", "Up also works in the list")
-        self._action(play, "Seek &back 5 s", lambda: self._nudge(-5.0), "Left")
-        self._action(play, "Seek &forward 5 s", lambda: self._nudge(5.0), "Right")
+        self._action(play, "Seek &back 5 s", lambda: audition.nudge(-5.0), "Left")
+        self._action(play, "Seek &forward 5 s", lambda: audition.nudge(5.0), "Right")
         view = bar.addMenu("&View")
-        for i, name in enumerate(("&Library", "&Search", "&Training")):
-            self._action(view, name, lambda _=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
+        for position, spec in enumerate(self.tab_specs, start=1):
+            self._action(view, spec.title, lambda _=False, key=spec.key: self.show_tab(key), f"Ctrl+{position}")
         log_toggle = self.log_dock.toggleViewAction()
         log_toggle.setShortcut(QKeySequence("Ctrl+L"))
         view.addAction(log_toggle)
         self.addAction(log_toggle)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About songsim", self._about)
+
+    # --- the tabs, by key -----------------------------------------------------------------------
+    @property
+    def library_tab(self) -> LibraryTab:
+        return self.pages["library"]
+
+    @property
+    def search_tab(self) -> SearchTab:
+        return self.pages["search"]
+
+    @property
+    def training_tab(self) -> TrainingTab:
+        return self.pages["training"]
+
+    def show_tab(self, key: str) -> None:
+        """Bring the tab ``key`` to the front; an unknown key (a tab since removed) is ignored."""
+        page = self.pages.get(key)
+        if page is not None:
+            self.tabs.setCurrentWidget(page)
+
+    def current_tab_key(self) -> str:
+        current = self.tabs.currentWidget()
+        return next(key for key, page in self.pages.items() if page is current)
+
+    def start_fetches(self) -> None:
+        """Each tab's first data, fetched by workers, so the window shows at once and fills in."""
+        for spec in self.tab_specs:
+            if spec.first_fetch is not None:
+                spec.first_fetch(self.pages[spec.key])
 
     # --- behaviour ------------------------------------------------------------------------------
     def show_message(self, text: str, level: int = logging.INFO) -> None:
@@ -130,14 +159,9 @@ class MainWindow(QMainWindow):
         self.log_view.appendPlainText(line)
 
     def _focus_filter(self) -> None:
-        self.tabs.setCurrentWidget(self.library_tab)
+        self.show_tab("library")
         self.library_tab.filter_edit.setFocus()
         self.library_tab.filter_edit.selectAll()
-
-    def _nudge(self, seconds: float) -> None:
-        player = self.ctx.player
-        if player.has_audio:
-            player.seek(player.position_s + seconds)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About songsim",
@@ -162,7 +186,7 @@ class MainWindow(QMainWindow):
         """A dropped folder joins the library; a dropped audio file becomes the reference."""
         folders, files = actions.classify_drop(urls)
         for folder in folders:
-            self.tabs.setCurrentWidget(self.library_tab)
+            self.show_tab("library")
             self.ctx.addFolderRequested.emit(folder)
         if files:
             self.ctx.queryFileRequested.emit(files[0])
@@ -179,16 +203,17 @@ class MainWindow(QMainWindow):
             state = settings.splitter_states.get(name)
             if state:
                 splitter.restoreState(QByteArray.fromBase64(state.encode()))
-        self.tabs.setCurrentIndex(min(max(0, settings.current_tab), self.tabs.count() - 1))
+        self.show_tab(settings.current_tab)
 
     def store_layout(self, settings: Settings) -> None:
         settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         settings.splitter_states = {name: bytes(sp.saveState().toBase64()).decode()
                                     for name, sp in self._splitters().items()}
-        settings.current_tab = self.tabs.currentIndex()
+        settings.current_tab = self.current_tab_key()
 
     def _splitters(self) -> dict:
-        return {"search": self.search_tab.splitter, "training": self.training_tab.splitter}
+        """Every tab's splitter, saved under the tab's key: a new tab with a splitter needs no line here."""
+        return {key: page.splitter for key, page in self.pages.items() if hasattr(page, "splitter")}
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.store_layout(self.ctx.settings)

@@ -1,9 +1,8 @@
 """Reference search: the reference above, the ranked results, two mel spectrograms, and audition.
 
-A query (dropped file, File > Open, or "Find similar" on a library track) runs in a worker; so do
-the previews (decode + log-mel, see ui/preview.py).  A/B: the reference's play position is the
-"anchor"; with auto-preview on, selecting a result (Up/Down) plays it from the anchor, and the A/B
-toggle swaps reference and result at the current position.
+A query (dropped file, File > Open, or "Find similar" on a library track) runs in a worker.  What
+plays and when (previews, A/B, auto-preview from the anchor) is decided by the AuditionController
+(ui/audition.py); this tab lays out the widgets, wires them to it and draws what it reports.
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from songsim_desktop.core.preview import Preview
 from songsim_desktop.ui import actions
+from songsim_desktop.ui.audition import REFERENCE, RESULT, AuditionController
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
-from songsim_desktop.ui.preview import Preview, PreviewCache, load_preview
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
-from songsim_desktop.ui.widgets import push_button, record_table
-
-REFERENCE, RESULT = "reference", "result"
+from songsim_desktop.ui.widgets import bind_key, push_button, record_table
 
 
 class SearchTab(QWidget):
@@ -34,15 +32,17 @@ class SearchTab(QWidget):
         self.ctx = ctx
         self.player = ctx.player
         self.reference_path: Optional[str] = None
-        self.previews = {REFERENCE: None, RESULT: None}  # the Preview shown in each view
-        self.wanted = {REFERENCE: None, RESULT: None}  # path each view waits for (stale answers are dropped)
-        self.source: Optional[str] = None  # what the player holds: REFERENCE or RESULT
-        self.anchor_s = 0.0  # the reference's play position: results start from here
-        self.cache = PreviewCache()
+        self.audition = AuditionController(ctx, self)
         self.query_worker = None
         self._query_serial = 0
         self._build()
-        self.player.positionChanged.connect(self._position_changed)
+        self.views = {REFERENCE: self.reference_view, RESULT: self.result_view}
+        self.audition.previewLoading.connect(
+            lambda role, path: self.views[role].clear(f"loading {Path(path).name}…"))
+        self.audition.previewFailed.connect(lambda role, _path: self.views[role].clear("cannot load this file"))
+        self.audition.previewCleared.connect(lambda role: self.views[role].clear("select a result"))
+        self.audition.previewShown.connect(self._draw_preview)
+        self.audition.playheadMoved.connect(self._playhead_moved)
         self.player.stateChanged.connect(self._state_changed)
         ctx.findSimilarRequested.connect(self.query_track)
         ctx.queryFileRequested.connect(self.query_file)
@@ -72,8 +72,9 @@ class SearchTab(QWidget):
         self.table.setColumnWidth(0, 36)
         self.table.setColumnWidth(1, 220)
         self.table.setToolTip("Up/Down: next result (auto-preview plays it from the reference's position). "
-                              "Drag rows into a DAW or file manager.")
+                              "Tab: A/B reference ⇄ result. Drag rows into a DAW or file manager.")
         self.table.selectionModel().currentRowChanged.connect(self._current_result_changed)
+        bind_key(self.table, Qt.Key.Key_Tab, self.audition.toggle_reference_result)
 
         buttons = QHBoxLayout()
         self.copy_button = push_button(
@@ -91,29 +92,29 @@ class SearchTab(QWidget):
 
         self.reference_view = SpectrogramView("reference")
         self.result_view = SpectrogramView("selected result")
-        self.reference_view.seekRequested.connect(lambda t: self.seek_in(REFERENCE, t))
-        self.result_view.seekRequested.connect(lambda t: self.seek_in(RESULT, t))
+        self.reference_view.seekRequested.connect(lambda t: self.audition.seek_in(REFERENCE, t))
+        self.result_view.seekRequested.connect(lambda t: self.audition.seek_in(RESULT, t))
 
         transport = QHBoxLayout()
-        self.play_button = push_button("Play", "Play / pause (Space)", self.play_pause)
-        self.stop_button = push_button("Stop", "Stop and rewind (Ctrl+.)", self.player.stop)
+        self.play_button = push_button("Play", "Play / pause (Space)", self.audition.play_pause)
+        self.stop_button = push_button("Stop", "Stop and rewind (Ctrl+.)", self.audition.stop)
         self.ab_button = push_button(
             "A/B: reference ⇄ result", "Switch between the reference and the selected result at the same position (T)",
-            self.toggle_reference_result)
+            self.audition.toggle_reference_result)
         self.loop_box = QCheckBox("Loop")
         self.loop_box.setToolTip("Loop playback (L)")
         self.loop_box.setChecked(s.loop)
-        self.loop_box.toggled.connect(self._loop_toggled)
+        self.loop_box.toggled.connect(self.audition.set_loop)
         self.auto_box = QCheckBox("Auto-preview")
         self.auto_box.setToolTip("Play each selected result from the reference's position")
         self.auto_box.setChecked(s.auto_preview)
-        self.auto_box.toggled.connect(lambda on: setattr(self.ctx.settings, "auto_preview", bool(on)))
+        self.auto_box.toggled.connect(self.audition.set_auto_preview)
         self.volume_slider = QSlider(Qt.Orientation.Horizontal)
         self.volume_slider.setRange(0, 100)
         self.volume_slider.setValue(int(round(s.volume * 100)))
         self.volume_slider.setMaximumWidth(140)
         self.volume_slider.setToolTip("Volume")
-        self.volume_slider.valueChanged.connect(self._volume_changed)
+        self.volume_slider.valueChanged.connect(lambda value: self.audition.set_volume(value / 100))
         self.position_label = QLabel("0:00")
         self.audition_label = QLabel("")
         self.audition_label.setWordWrap(True)
@@ -121,8 +122,6 @@ class SearchTab(QWidget):
                   QLabel("Volume"), self.volume_slider, self.position_label):
             transport.addWidget(w)
         transport.addWidget(self.audition_label, 1)
-        self.player.set_loop(s.loop)
-        self.player.set_volume(s.volume)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -166,13 +165,7 @@ class SearchTab(QWidget):
         self.reference_title.setText(f"<b>{Path(path).stem}</b>")
         self.reference_detail.setText(f"{path} — searching…")
         self.results_model.set_matches([])
-        self.previews[RESULT] = None
-        self.result_view.clear("select a result")
-        if self.source == RESULT:
-            self.player.stop()
-            self.source = None  # so the new reference goes into the player when its preview is ready
-        self.anchor_s = 0.0
-        self.request_preview(REFERENCE, str(path))
+        self.audition.set_reference(str(path))
         self._query_serial += 1
         serial = self._query_serial  # a slow earlier query must not overwrite a newer one's results
         self.query_worker = self.ctx.pool.run(
@@ -192,52 +185,24 @@ class SearchTab(QWidget):
         self.reference_detail.setText(f"{path} — search failed")
         self.ctx.report_error(err, f"searching for tracks like {path}")
 
-    # --- previews (decode + spectrogram in a worker) --------------------------------------------
-    def request_preview(self, role: str, path: str):
-        self.wanted[role] = path
-        cached = self.cache.get(path)
-        if cached is not None:
-            self._preview_ready(role, cached)
-            return None
-        view = self.reference_view if role == REFERENCE else self.result_view
-        view.clear(f"loading {Path(path).name}…")
-        return self.ctx.pool.run(load_preview, path, name="preview",
-                                 on_result=lambda p, r=role: self._preview_arrived(r, p),
-                                 on_error=lambda e, r=role, q=path: self._preview_failed(r, q, e))
-
-    def _preview_arrived(self, role: str, preview: Preview) -> None:
-        self.cache.put(preview)
-        if self.wanted[role] == preview.path:
-            self._preview_ready(role, preview)
-
-    def _preview_failed(self, role: str, path: str, err) -> None:
-        if self.wanted[role] == path:
-            (self.reference_view if role == REFERENCE else self.result_view).clear("cannot load this file")
-        self.ctx.report_error(err, f"loading a preview of {path}")
-
-    def _preview_ready(self, role: str, preview: Preview) -> None:
-        self.previews[role] = preview
-        view = self.reference_view if role == REFERENCE else self.result_view
+    # --- what the audition controller reports ---------------------------------------------------
+    def _draw_preview(self, role: str, preview: Preview) -> None:
         title = f"{role}: {Path(preview.path).name} ({format_duration(preview.duration_s)})"
-        view.show_spectrogram(preview.mel_db, preview.hop_s, preview.band_hz, title)
-        if role == REFERENCE and self.source != RESULT:
-            self._load_into_player(REFERENCE, 0.0, play=False)
-        elif role == RESULT and self.auto_box.isChecked() and self.player.available:
-            self._load_into_player(RESULT, self.anchor_s, play=True)
+        self.views[role].show_spectrogram(preview.mel_db, preview.hop_s, preview.band_hz, title)
 
-    def _load_into_player(self, role: str, start_s: float, play: Optional[bool]) -> None:
-        preview = self.previews[role]
-        if preview is None:
-            return
-        self.source = role
-        self.player.load(preview.audio, preview.sample_rate, role, start_s=min(start_s, preview.duration_s), play=play)
+    def _playhead_moved(self, source: str, seconds: float) -> None:
+        self.position_label.setText(format_duration(seconds))
+        for role, view in self.views.items():
+            view.set_playhead(seconds if source == role else None)
 
-    # --- results selection, A/B, transport ------------------------------------------------------
+    def _state_changed(self, state: str) -> None:
+        self.play_button.setText("Pause" if state == self.player.PLAYING else "Play")
+
+    # --- walking the results ---------------------------------------------------------------------
     def _current_result_changed(self, current, _previous) -> None:
         if not current.isValid():
             return
-        match = self.results_proxy.record(current.row())
-        self.request_preview(RESULT, match.path)
+        self.audition.show_result(self.results_proxy.record(current.row()).path)
 
     def select_result(self, row: int) -> None:
         self.table.selectRow(row)
@@ -248,50 +213,6 @@ class SearchTab(QWidget):
         if count:
             row = self.table.currentIndex().row()
             self.select_result(min(max(0, (row if row >= 0 else -1) + step), count - 1))
-
-    def play_pause(self) -> None:
-        if not self.player.available:
-            self.ctx.notify(self.player.reason, logging.WARNING)
-            return
-        if not self.player.has_audio:
-            self._load_into_player(REFERENCE if self.previews[REFERENCE] else RESULT, 0.0, play=False)
-        self.player.toggle()
-
-    def toggle_reference_result(self) -> None:
-        """A/B: swap what plays, keeping the position, so the two can be compared bar for bar."""
-        other = RESULT if self.source == REFERENCE else REFERENCE
-        if self.previews[other] is None:
-            return
-        position = self.player.position_s
-        if self.source == REFERENCE:
-            self.anchor_s = position
-        self._load_into_player(other, position, play=None)
-
-    def seek_in(self, role: str, seconds: float) -> None:
-        if role == REFERENCE:
-            self.anchor_s = seconds
-        if self.source == role:
-            self.player.seek(seconds)
-        else:
-            self._load_into_player(role, seconds, play=None)
-
-    def _position_changed(self, seconds: float) -> None:
-        if self.source == REFERENCE:
-            self.anchor_s = seconds
-        self.position_label.setText(format_duration(seconds))
-        self.reference_view.set_playhead(seconds if self.source == REFERENCE else None)
-        self.result_view.set_playhead(seconds if self.source == RESULT else None)
-
-    def _state_changed(self, state: str) -> None:
-        self.play_button.setText("Pause" if state == self.player.PLAYING else "Play")
-
-    def _loop_toggled(self, on: bool) -> None:
-        self.player.set_loop(on)
-        self.ctx.settings.loop = bool(on)
-
-    def _volume_changed(self, value: int) -> None:
-        self.player.set_volume(value / 100)
-        self.ctx.settings.volume = value / 100
 
     # --- taking results out ---------------------------------------------------------------------
     def selected_matches(self) -> list:

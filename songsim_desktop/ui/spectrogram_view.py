@@ -1,6 +1,6 @@
 """A mel spectrogram drawn with matplotlib inside the window, with a playhead and click-to-seek.
 
-It receives finished arrays (computed by a worker, see ui/preview.py) and only draws them: time in
+It receives finished arrays (computed by a worker, see core/preview.py) and only draws them: time in
 seconds on x, mel bands on y labelled in Hz (so the axis is mel-scaled), a dB colour bar.  The
 playhead moves by blitting one line over a cached background, so a 30 Hz position update costs a
 fraction of a full redraw.

@@ -73,7 +73,7 @@ def test_an_error_during_the_switch_leaves_the_old_model_active(scanned, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(jobs.store, "commit_vectors", broken)
+    monkeypatch.setattr(jobs.store, "commit_analysed", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         drive(svc.switch_model_job(other))
     assert svc.active_model_id() == default and query_all(svc) == (default, N_TRACKS - 1)

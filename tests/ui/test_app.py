@@ -20,12 +20,12 @@ def test_layout_volume_and_preview_settings_survive_a_restart(qtbot, scanned_ser
     tab.auto_box.setChecked(False)
     tab.splitter.setSizes([300, 200, 100])
     sizes = tab.splitter.sizes()
-    first.tabs.setCurrentIndex(2)
+    first.show_tab("training")
     first.close()  # closeEvent stores the layout into the settings object
     settings_mod.save(first.ctx.settings)
 
     loaded = settings_mod.load()
-    assert loaded.volume == 0.3 and loaded.auto_preview is False and loaded.current_tab == 2
+    assert loaded.volume == 0.3 and loaded.auto_preview is False and loaded.current_tab == "training"
     second = make_window(scanned_service, settings=loaded)
     second.show()
     # Qt clamps a restored geometry to the screen (800x600 offscreen), so compare what was saved.
@@ -33,7 +33,7 @@ def test_layout_volume_and_preview_settings_survive_a_restart(qtbot, scanned_ser
     assert second.search_tab.splitter.sizes() == sizes
     assert second.search_tab.volume_slider.value() == 30 and second.ctx.player.volume == 0.3
     assert not second.search_tab.auto_box.isChecked()
-    assert second.tabs.currentIndex() == 2
+    assert second.current_tab_key() == "training" and second.tabs.currentWidget() is second.training_tab
 
 
 def test_menus_show_shortcuts_and_widgets_have_tooltips(qtbot, empty_service, make_window):
@@ -72,4 +72,4 @@ def test_dropping_a_non_audio_file_is_refused_politely(qtbot, empty_service, mak
     assert window.handle_drop([QUrl.fromLocalFile(str(note))]) is False
     assert "drop a music folder or an audio file" in window.status_label.text()
     wait_idle(qtbot, window)
-    assert window.tabs.currentIndex() == 0
+    assert window.current_tab_key() == "library"

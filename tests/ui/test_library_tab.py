@@ -7,8 +7,8 @@ import shutil
 
 from PySide6.QtCore import Qt
 
-from songsim_desktop import paths
-from songsim_desktop.ui import demo_library, library_tab
+from songsim_desktop.core import demo_library
+from songsim_desktop.ui import library_tab
 from ui.conftest import wait_for_worker, wait_idle
 
 
@@ -78,14 +78,6 @@ def test_cancel_stops_the_scan_and_keeps_what_was_done(qtbot, empty_service, mak
     assert "cancelled" in window.status_label.text()
     assert window.ctx.tracks_model.rowCount() < 8
     assert not tab.scanning and tab.rescan_button.isEnabled()
-
-
-def test_demo_plan_is_24_varied_tracks_inside_the_data_folder(isolated_data_dir):
-    plan = demo_library.demo_plan(demo_library.demo_folder())
-    assert len(plan) == 24
-    assert len({family for _p, family, _s in plan}) == 8
-    assert {p.suffix for p, _f, _s in plan} == {".wav", ".flac", ".mp3"}
-    assert all(str(p).startswith(str(paths.data_dir())) for p, _f, _s in plan)
 
 
 def test_first_run_demo_library_is_generated_and_scanned(qtbot, empty_service, make_window, monkeypatch):

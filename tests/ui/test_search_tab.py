@@ -60,6 +60,7 @@ def test_selecting_a_result_draws_its_spectrogram(qtbot, searched):
     window, _ = searched
     tab = window.search_tab
     tab.auto_box.setChecked(False)
+    assert tab.audition.auto_preview is False
     tab.select_result(0)
     qtbot.waitUntil(lambda: tab.result_view.has_data, timeout=30000)
     view = tab.result_view
@@ -87,26 +88,26 @@ def test_audition_ab_from_the_reference_position(qtbot, searched):
     window, _ = searched
     tab, player = window.search_tab, window.ctx.player
     out: FakeOutput = player.output
-    tab.play_pause()
+    tab.audition.play_pause()
     assert player.state == "playing" and tab.play_button.text() == "Pause"
     out.pull(int(1.5 * player._rate))  # 1.5 s of the reference
     qtbot.waitUntil(lambda: tab.reference_view.playhead_s is not None and tab.reference_view.playhead_s > 1.4)
-    assert tab.anchor_s == pytest.approx(1.5, abs=0.05)
+    assert tab.audition.anchor_s == pytest.approx(1.5, abs=0.05)
     # Down in the list: with auto-preview the result plays from the reference's position.
     tab.table.setFocus()
     qtbot.keyClick(tab.table, Qt.Key.Key_Down)
     qtbot.waitUntil(lambda: player.label == "result", timeout=30000)
     assert player.state == "playing" and player.position_s == pytest.approx(1.5, abs=0.05)
-    first_result = tab.previews["result"].path
+    first_result = tab.audition.previews["result"].path
     out.pull(int(0.5 * player._rate))
-    # T toggles back to the reference at the same position.
+    # T (anywhere) and Tab (in the results) toggle back to the reference at the same position.
     window.toggle_action.trigger()
     assert player.label == "reference" and player.position_s == pytest.approx(2.0, abs=0.05)
-    window.toggle_action.trigger()
+    qtbot.keyClick(tab.table, Qt.Key.Key_Tab)
     assert player.label == "result" and player.position_s == pytest.approx(2.0, abs=0.05)
     # The next result starts from the reference's position again (the anchor), not the result's.
     tab.move_result(1)
-    qtbot.waitUntil(lambda: tab.previews["result"].path != first_result, timeout=30000)
+    qtbot.waitUntil(lambda: tab.audition.previews["result"].path != first_result, timeout=30000)
     assert player.position_s == pytest.approx(2.0, abs=0.05)
     # Space pauses, stop rewinds, L loops.
     window.play_action.trigger()
@@ -189,5 +190,5 @@ def test_a_new_search_puts_the_new_reference_in_the_player(qtbot, searched, tmp_
     tab.query_file(str(other))
     wait_idle(qtbot, window)
     assert player.label == "reference" and player.state != "playing"
-    assert tab.previews["reference"].path == str(other)
+    assert tab.audition.previews["reference"].path == str(other)
     assert tab.result_view.has_data is False  # the old result's picture is gone

@@ -2,7 +2,7 @@
 
 Always under ``paths.data_dir()/demo-library`` (never a user's music folder).  Eight families of
 three tracks each, so every demo track has two siblings that truly sound alike and search has a
-right answer a newcomer can hear.  A generator yielding Progress, run by a worker like any job.
+right answer a newcomer can hear.  A generator yielding Progress, run by a GUI worker like any job.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""What a worker prepares before a track can be seen and heard: audio for playback + its log-mel.
+"""What a track needs before it can be seen and heard: audio for playback + its log-mel spectrogram.
 
-``load_preview`` runs on a worker thread (it decodes and computes); the GUI receives the finished
-``Preview`` and only hands arrays to the player and the spectrogram view.  The spectrogram is the
-model's own front end (``core.features.logmel`` with the default FrontEndConfig), so what a user
-sees is what the model hears.
+``load_preview`` decodes and computes (the GUI runs it on a worker thread, see ui/audition.py);
+the GUI receives the finished ``Preview`` and only hands arrays to the player and the spectrogram
+view.  The spectrogram is the model's own front end (``core.features.logmel`` with the default
+FrontEndConfig), so what a user sees is what the model hears.
 """
 
 from __future__ import annotations
