@@ -82,9 +82,14 @@ class _Interrupts:
             signal.signal(signal.SIGINT, self._previous)
 
 
+# More matches than anyone reads; a bigger -k (say 1e20) is a typo, refused rather than obeyed.
+MAX_K = 10_000
+DATA_DIR_HELP = "library data folder (default: per-user folder, or $SONGSIM_DATA_DIR)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="songsim", description="Find the songs in your library that sound alike.")
-    parser.add_argument("--data-dir", metavar="D", help="library data folder (default: per-user folder, or $SONGSIM_DATA_DIR)")
+    parser.add_argument("--data-dir", metavar="D", help=DATA_DIR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -113,10 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=training.LOSSES, default=None)
 
     sub.add_parser("self-test", help="index and query a synthesised library; prints PASS or FAIL")
+    # Every command takes --data-dir after its name too; SUPPRESS keeps one given before it.
+    for command_parser in sub.choices.values():
+        command_parser.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS, help=DATA_DIR_HELP)
     return parser
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    # A file name that is not UTF-8 is printed as its own bytes (a terminal shows them as it shows
+    # them in `ls`; a pipe gets the exact name back) instead of failing the whole command.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -194,6 +207,8 @@ def cmd_index(service, args, cancel) -> int:
         for path, reason in report.failed:
             _error(reason if path in reason else f"{path}: {reason}")
         failed += len(report.failed)
+        for _path, note in report.notes:
+            sys.stderr.write(f"songsim: note: {note}\n")
         print(f"{folder}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
               f"{report.missing} missing, {len(report.failed)} failed")
     return EXIT_SOME_FAILED if failed else EXIT_OK
@@ -202,14 +217,16 @@ def cmd_index(service, args, cancel) -> int:
 def cmd_query(service, args, cancel) -> int:
     from songsim_desktop.errors import SongsimError
 
-    if args.k < 1:
-        raise UsageError("-k must be at least 1")
+    if not 1 <= args.k <= MAX_K:
+        raise UsageError(f"-k must be between 1 and {MAX_K}")
     failed = 0
     for ref in args.files:
         try:
             result = service.query_file(ref, k=args.k)
-        except SongsimError as err:
+        except (SongsimError, OSError) as err:  # one bad reference must not stop the others
             failed += 1
+            if not isinstance(err, SongsimError):
+                err = SongsimError(err.strerror or str(err), path=ref, action="querying")
             _error(str(err))
             if args.json:
                 print(json.dumps({"query": ref, "error": str(err), "results": []}, ensure_ascii=False))

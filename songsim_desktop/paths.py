@@ -13,6 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
+from songsim_desktop.errors import LibraryError
+
 APP_NAME = "songsim"
 ENV_DATA_DIR = "SONGSIM_DATA_DIR"
 
@@ -24,7 +26,14 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     """The folder holding the library database, the index cache and fine-tuned models."""
     chosen = override or os.environ.get(ENV_DATA_DIR)
     path = Path(chosen) if chosen else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise LibraryError("it is a file, not a folder (give --data-dir or $SONGSIM_DATA_DIR a folder, "
+                           "new or existing)", path=path, action="opening the data folder") from None
+    except OSError as err:
+        raise LibraryError(f"cannot create it ({err.strerror or err}); give --data-dir or $SONGSIM_DATA_DIR "
+                           "a folder you can write", path=path, action="opening the data folder") from None
     return path
 
 
@@ -42,7 +51,10 @@ def database_path(data: Path) -> Path:
 
 def index_dir(data: Path) -> Path:
     path = data / "index"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a read-only library: the index is kept in memory (core.search.index says why saving failed)
     return path
 
 

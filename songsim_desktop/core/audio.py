@@ -11,7 +11,10 @@ is raised as :class:`~songsim_desktop.errors.DecodeError` with a reason that say
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from songsim_desktop.errors import DecodeError
 
 __all__ = [
     "SUPPORTED_EXTENSIONS", "MIN_DURATION_S", "SILENCE_DBFS", "AudioInfo", "probe", "crop_starts",
-    "read_crops", "load",
+    "read_crops", "load", "open_decoder_log", "decoder_chatter_to",
 ]
 
 # What libsndfile or PyAV (FFmpeg, as bundled in the PyAV wheels) really decode.
@@ -35,6 +38,9 @@ SUPPORTED_EXTENSIONS = frozenset({
 })
 MIN_DURATION_S = 1.0
 SILENCE_DBFS = -60.0
+# Float files can hold any number.  Honest float masters go a little over full scale; a peak
+# 40 dB above it is damage (random bytes in a float WAV's data chunk reach 1e38).
+MAX_PEAK_DBFS = 40.0
 # Decoded before each crop window and dropped (see _read_window).
 _PREROLL_S = 0.15
 # Small reads when measuring a damaged file: a read that hits the cut loses its whole block.
@@ -49,6 +55,7 @@ class AudioInfo:
     sample_rate: int
     channels: int
     format: str  # e.g. "WAV", "FLAC", "MP3", "aac" (the codec name when PyAV decodes)
+    note: str | None = None  # what a user should know about a file that was still used (truncated)
 
 
 def _check_file(path: Path) -> None:
@@ -59,12 +66,58 @@ def _check_file(path: Path) -> None:
         raise DecodeError("file not found (it was moved or deleted)", path=path) from None
     except PermissionError:
         raise DecodeError("permission denied (cannot read the file)", path=path) from None
+    except OSError as err:  # a symlink loop, a name too long, a dead network share...
+        raise DecodeError(f"cannot read the file ({err.strerror or err})", path=path) from None
     if path.is_dir():
         raise DecodeError("is a folder, not an audio file", path=path)
     if st.st_size == 0:
         raise DecodeError("file is empty (0 bytes)", path=path)
     if not os.access(path, os.R_OK):
         raise DecodeError("permission denied (cannot read the file)", path=path)
+
+
+def open_decoder_log(log_path: str | os.PathLike) -> int:
+    """A file descriptor appending to the decoder log (OSError if it cannot be written)."""
+    os.makedirs(os.path.dirname(os.fspath(log_path)), exist_ok=True)
+    return os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+
+_chatter_lock = threading.Lock()
+_chatter_depth = 0
+_saved_stderr = -1
+
+
+@contextlib.contextmanager
+def decoder_chatter_to(log_path: str | os.PathLike | None):
+    """While decoding in this process, send the C decoders' stderr to ``log_path``.
+
+    libmpg123 prints an "error" for every MP3 seek that lands without its bit reservoir, though
+    the samples are fine; on a user's terminal that reads like a failure.  File descriptor 2 is
+    the whole process's, so nested or concurrent users share one redirection (counted), and an
+    unwritable log (a read-only data folder) leaves stderr as it is.
+    """
+    global _chatter_depth, _saved_stderr
+    with _chatter_lock:
+        if _chatter_depth == 0 and log_path is not None:
+            try:
+                fd = open_decoder_log(log_path)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                sys.stderr.flush()
+                _saved_stderr = os.dup(2)
+                os.dup2(fd, 2)
+                os.close(fd)
+        _chatter_depth += 1
+    try:
+        yield
+    finally:
+        with _chatter_lock:
+            _chatter_depth -= 1
+            if _chatter_depth == 0 and _saved_stderr >= 0:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
+                _saved_stderr = -1
 
 
 def _open(path: str | os.PathLike) -> Source:
@@ -170,6 +223,9 @@ def read_crops(path: str | os.PathLike, cfg: FrontEndConfig) -> tuple[np.ndarray
             frames = _readable_frames(src)
             if frames == 0:
                 raise DecodeError("not a readable audio file (no audio data could be decoded)", path=path)
+            # A window's small reads are aligned differently from the measuring ones, and the read
+            # that meets the cut loses its whole block: keep one block clear of the cut.
+            frames = max(1, frames - _SMALL_BLOCK) if truncated else frames
         duration = frames / src.sample_rate
         if duration < MIN_DURATION_S:
             raise _too_short(path, duration, truncated)
@@ -177,12 +233,39 @@ def read_crops(path: str | os.PathLike, cfg: FrontEndConfig) -> tuple[np.ndarray
             crops = _crops_within(src, frames, cfg)
             if crops is None:
                 raise DecodeError("not a readable audio file (decoding failed part-way)", path=path)
-        info = AudioInfo(str(path), duration, src.sample_rate, src.channels, src.format)
-    peak = float(np.max(np.abs(crops))) if crops.size else 0.0
-    if peak <= 10 ** (SILENCE_DBFS / 20):
-        level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
-        raise DecodeError(f"silent: peak level {level} dBFS is below {SILENCE_DBFS:.0f} dBFS", path=path)
+        note = None
+        if truncated:
+            promised = src.frames / src.sample_rate
+            note = (f"truncated: its header promises {promised:.1f} s; the first {duration:.1f} s decode "
+                    "and were used")
+        info = AudioInfo(str(path), duration, src.sample_rate, src.channels, src.format, note)
+    _check_samples(path, crops)
     return crops, info
+
+
+def _check_samples(path, crops: np.ndarray) -> None:
+    """Refuse crops that are not sound: damaged (non-finite or absurdly loud) or silent.
+
+    Damaged samples are an error, not cleaned: resampling has already smeared each NaN over its
+    neighbours, so zeroing them would embed an invented signal under the file's name.  The user
+    learns the file is damaged and can replace it.  A constant (DC) offset is no sound either: the
+    level is measured around each crop's mean.
+    """
+    finite = np.isfinite(crops)
+    if not finite.all():
+        bad = crops.size - int(np.count_nonzero(finite))
+        raise DecodeError(f"damaged audio data: {bad} of the samples read are NaN or infinite "
+                          "(replace or re-export the file)", path=path)
+    peak = float(np.max(np.abs(crops))) if crops.size else 0.0
+    if peak > 10 ** (MAX_PEAK_DBFS / 20):
+        raise DecodeError(f"damaged audio data: peak level {20 * np.log10(peak):+.0f} dBFS is far above "
+                          "full scale (replace or re-export the file)", path=path)
+    centred = crops - crops.mean(axis=1, keepdims=True) if crops.size else crops
+    swing = float(np.max(np.abs(centred))) if crops.size else 0.0
+    if swing <= 10 ** (SILENCE_DBFS / 20):
+        level = "-inf" if swing == 0 else f"{20 * np.log10(swing):.0f}"
+        what = " (only a constant DC offset)" if peak > 10 ** (SILENCE_DBFS / 20) else ""
+        raise DecodeError(f"silent{what}: peak level {level} dBFS is below {SILENCE_DBFS:.0f} dBFS", path=path)
 
 
 def _crops_within(src: Source, frames: int, cfg: FrontEndConfig) -> np.ndarray | None:

@@ -7,6 +7,7 @@ file's own rate as float32 ``(frames, channels)``: ``read(start, n)`` for one wi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -41,6 +42,16 @@ class _Closing:
         self.close()
 
 
+def _encodable(path: Path) -> bool:
+    """Whether the name survives the C libraries' strict UTF-8 encoding (not so for a name from an
+    old FAT drive with Latin-1 bytes, which Python holds as surrogate escapes)."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 class SoundFileSource(_Closing):
     """libsndfile: WAV, AIFF, FLAC, OGG/Vorbis/Opus, MP3; exact seeks.
 
@@ -53,8 +64,9 @@ class SoundFileSource(_Closing):
     """
 
     def __init__(self, path: Path):
-        self._path = path
-        self._file = sf.SoundFile(str(path))
+        # libsndfile takes the name's own bytes; soundfile would encode a str strictly and fail.
+        self._path = str(path) if _encodable(path) or os.name == "nt" else os.fsencode(path)
+        self._file = sf.SoundFile(self._path)
         self.sample_rate = int(self._file.samplerate)
         self.channels = int(self._file.channels)
         self.frames = max(0, int(self._file.frames))
@@ -82,17 +94,37 @@ class SoundFileSource(_Closing):
             # A truncated FLAC fails a large read that runs into the cut; small reads recover
             # everything before it, and core.audio then works within what decodes.
             self._reopen()
-            got: list[np.ndarray] = []
-            count = 0
-            try:
-                for block in self.blocks(start, _SMALL_BLOCK):
-                    got.append(block[: frames - count])
-                    count += len(got[-1])
-                    if count >= frames:
-                        break
-            except sf.LibsndfileError:
-                pass
-            return np.concatenate(got) if got else np.zeros((0, self.channels), dtype=np.float32)
+            got = self._gather(self.blocks(start, _SMALL_BLOCK), frames)
+            if len(got) == 0 and start > 0:
+                # libsndfile's FLAC seek fails anywhere in a truncated file (it bisects towards
+                # the promised end): reach ``start`` by decoding from the beginning instead.
+                self._reopen()
+                got = self._gather(self._skipping(self.blocks(0, _SMALL_BLOCK), start), frames)
+            return got
+
+    def _gather(self, blocks: Iterator[np.ndarray], frames: int) -> np.ndarray:
+        """Up to ``frames`` frames from ``blocks``, stopping quietly where decoding fails."""
+        got: list[np.ndarray] = []
+        count = 0
+        try:
+            for block in blocks:
+                got.append(block[: frames - count])
+                count += len(got[-1])
+                if count >= frames:
+                    break
+        except sf.LibsndfileError:
+            pass
+        return np.concatenate(got) if got else np.zeros((0, self.channels), dtype=np.float32)
+
+    @staticmethod
+    def _skipping(blocks: Iterator[np.ndarray], frames: int) -> Iterator[np.ndarray]:
+        """``blocks`` without their first ``frames`` frames."""
+        for block in blocks:
+            if frames >= len(block):
+                frames -= len(block)
+                continue
+            yield block[frames:]
+            frames = 0
 
     def blocks(self, start: int, blocksize: int) -> Iterator[np.ndarray]:
         if start >= self.frames:
@@ -114,7 +146,7 @@ class SoundFileSource(_Closing):
 
     def _reopen(self) -> None:
         self._file.close()
-        self._file = sf.SoundFile(str(self._path))
+        self._file = sf.SoundFile(self._path)
 
     def close(self) -> None:
         self._file.close()
@@ -140,7 +172,13 @@ class AvSource(_Closing):
     """PyAV (FFmpeg): m4a/AAC/ALAC, WMA and anything libsndfile refuses; seeks by time."""
 
     def __init__(self, path: Path):
-        self._container = av.open(str(path), metadata_errors="ignore")
+        # FFmpeg wants UTF-8 names: any other is read through a Python file object.
+        self._handle = None if _encodable(path) else open(path, "rb")
+        try:
+            self._container = av.open(self._handle or str(path), metadata_errors="ignore")
+        except BaseException:
+            self._close_handle()
+            raise
         try:
             if not self._container.streams.audio:
                 raise DecodeError(NOT_AUDIO, path=path)
@@ -153,7 +191,7 @@ class AvSource(_Closing):
             self.format = ctx.name
             self.frames = int(round(self._duration_s() * self.sample_rate))
         except BaseException:
-            self._container.close()
+            self.close()
             raise
 
     @staticmethod
@@ -221,6 +259,12 @@ class AvSource(_Closing):
 
     def close(self) -> None:
         self._container.close()
+        self._close_handle()
+
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def open_source(path: Path) -> Source:

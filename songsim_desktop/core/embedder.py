@@ -153,6 +153,8 @@ class Embedder:
         if x.ndim != 4 or x.shape[1:] != expected:
             raise ValueError(f"model input must have shape (B, {expected[0]}, {expected[1]}, "
                              f"{expected[2]}), got {x.shape}")
+        if not np.isfinite(x).all():  # a NaN vector would poison every query of the index
+            raise ValueError("model input contains NaN or infinity (damaged audio data)")
         out = np.empty((len(x), self.info.dim), dtype=np.float32)
         for i in range(0, len(x), BATCH_SIZE):
             batch = np.ascontiguousarray(x[i: i + BATCH_SIZE])

@@ -17,6 +17,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Optional
 
@@ -33,6 +34,7 @@ from songsim_desktop.errors import DecodeError
 
 COMMIT_EVERY = 16
 CHANGED_WHILE_SCANNING = "changed while scanning (it was rewritten while songsim read it; scan again)"
+DELETED_WHILE_SCANNING = "deleted while scanning (it was removed or moved after the folder was listed)"
 
 
 @dataclass
@@ -56,6 +58,8 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
     """
     try:
         before = identity_of(path)
+    except FileNotFoundError:
+        return PreparedTrack(path, None, None, None, error=f"while reading {path}: {DELETED_WHILE_SCANNING}")
     except OSError as err:
         return PreparedTrack(path, None, None, None, error=f"while reading {path}: {err.strerror or err}")
     info = logmel = error = None
@@ -63,6 +67,8 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
     try:
         crops, info = audio.read_crops(path, cfg)
         logmel = logmel_batch(crops, cfg)
+        if not np.isfinite(logmel).all():  # the embedder must never see NaN (it poisons the index)
+            raise DecodeError("the spectrogram has NaN or infinite values (damaged audio data)", path=path)
     except DecodeError as err:
         error = str(err)
     except MemoryError:
@@ -76,6 +82,9 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
             tags = {}
     try:
         after = identity_of(path)
+    except FileNotFoundError:
+        return PreparedTrack(path, before.size, before.mtime_ns, None,
+                             error=f"while decoding {path}: {DELETED_WHILE_SCANNING}")
     except OSError:
         after = None
     if after != before:
@@ -92,6 +101,9 @@ def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:
     """
     try:
         now = identity_of(prepared.path)
+    except FileNotFoundError:
+        return PreparedTrack(prepared.path, prepared.size, prepared.mtime_ns, None,
+                             error=f"while decoding {prepared.path}: {DELETED_WHILE_SCANNING}")
     except OSError:
         now = None
     if now is not None and (now.size, now.mtime_ns) == (prepared.size, prepared.mtime_ns):
@@ -125,8 +137,7 @@ def _worker_init(decoder_log: Optional[str] = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if decoder_log:
         try:
-            os.makedirs(os.path.dirname(decoder_log), exist_ok=True)
-            fd = os.open(decoder_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = audio.open_decoder_log(decoder_log)
             os.dup2(fd, 2)
             os.close(fd)
         except OSError:
@@ -142,19 +153,51 @@ def _exit_with_parent(sentinel: int) -> None:
     os._exit(1)
 
 
+# A decoder that hangs (a damaged or hostile file) must not hang the scan.  Each file gets a limit
+# scaled to its duration, estimated from its size at the lowest bitrate a music file has (so a
+# duration is never underestimated); crops decode many times faster than real time.
+DECODE_LIMIT_BASE_S = 60.0
+DECODE_LIMIT_PER_AUDIO_S = 0.05  # 20x slower than needed on a typical machine is still "hung"
+_LOWEST_BYTES_PER_S = 4000  # 32 kbit/s
+
+
+def decode_time_limit(path: str) -> float:
+    """Seconds a worker may spend on ``path`` before it is deemed hung and replaced."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0
+    return float(round(DECODE_LIMIT_BASE_S + DECODE_LIMIT_PER_AUDIO_S * size / _LOWEST_BYTES_PER_S))
+
+
+def _kill_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """End a pool whose worker hangs: shutdown() alone would wait for the hung task forever."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError):
+            pass  # already gone
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel: CancelToken,
                     work: Optional[Callable[[str, FrontEndConfig], PreparedTrack]] = None,
-                    decoder_log: Optional[str] = None) -> Iterator[PreparedTrack]:
+                    decoder_log: Optional[str] = None,
+                    time_limit: Callable[[str], float] = decode_time_limit) -> Iterator[PreparedTrack]:
     """PreparedTracks for ``paths`` (in completion order); ``workers=0`` works in this process.
 
     At most ``2 * workers`` files are in flight, so memory stays bounded however big the library.
     A worker that dies (a decoder crashing on a malicious file) breaks the whole pool: it is
     rebuilt, and the files that were in flight are retried one at a time, so only the file that
-    crashes on its own is reported -- never its innocent neighbours.
+    crashes on its own is reported -- never its innocent neighbours.  A file not done within
+    ``time_limit(path)`` seconds of its submission is treated alike: its pool is killed and
+    rebuilt, the others in flight go back to the queue, and the file is retried alone; if it
+    overruns alone too, it fails ("decoding took longer than N s").  (``workers=0`` has no
+    limit: a hung decoder in this very process cannot be stopped.)
     """
     work = work or prepare_track  # looked up now, so a test can stand in for the decoder
     if workers <= 0:
@@ -164,26 +207,38 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
             yield work(path, cfg)
         return
     queue = list(reversed(paths))
-    suspects: list[str] = []  # were in flight when the pool broke: retried alone
+    suspects: list[str] = []  # were in flight when the pool broke, or overran: retried alone
     context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                                  initargs=(decoder_log,))
-    in_flight: dict[cf.Future, tuple[str, bool]] = {}  # future -> (path, ran alone)
+
+    def new_pool() -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                                      initargs=(decoder_log,))
+
+    pool = new_pool()
+    in_flight: dict[cf.Future, tuple[str, bool, float]] = {}  # future -> (path, ran alone, limit)
+    deadlines: dict[cf.Future, float] = {}
+
+    def submit(path: str, alone: bool) -> None:
+        limit = time_limit(path)
+        future = pool.submit(work, path, cfg)
+        in_flight[future] = (path, alone, limit)
+        deadlines[future] = time.monotonic() + limit
+
     try:
         while queue or suspects or in_flight:
             if not cancel.cancelled:
                 if suspects and not in_flight:
-                    path = suspects.pop()
-                    in_flight[pool.submit(work, path, cfg)] = (path, True)
+                    submit(suspects.pop(), True)
                 while not suspects and queue and len(in_flight) < 2 * workers:
-                    path = queue.pop()
-                    in_flight[pool.submit(work, path, cfg)] = (path, False)
+                    submit(queue.pop(), False)
             if cancel.cancelled or not in_flight:
                 return
-            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            wait_s = max(0.0, min(deadlines.values()) - time.monotonic())
+            finished, _ = cf.wait(in_flight, timeout=wait_s, return_when=cf.FIRST_COMPLETED)
             broken = False
             for future in finished:
-                path, alone = in_flight.pop(future)
+                path, alone, _limit = in_flight.pop(future)
+                deadlines.pop(future)
                 try:
                     result = future.result()
                 except cf.process.BrokenProcessPool:
@@ -199,13 +254,39 @@ def prepared_stream(paths: list[str], cfg: FrontEndConfig, workers: int, cancel:
                                            error=f"while decoding {path}: {type(err).__name__}: {err}")
                 yield result
             if broken:
-                suspects.extend(path for path, _alone in in_flight.values())
+                suspects.extend(path for path, _alone, _limit in in_flight.values())
+            elif not finished:  # a deadline passed
+                now = time.monotonic()
+                for future, (path, alone, limit) in in_flight.items():
+                    if deadlines[future] > now:
+                        queue.append(path)  # innocent: only its worker pool dies with the hung one
+                    elif alone:
+                        yield PreparedTrack(path, None, None, None, error=(
+                            f"while decoding {path}: decoding took longer than {limit:.0f} s "
+                            "(the decoder hung on this file; its worker was replaced)"))
+                    else:
+                        suspects.append(path)
+            if broken or not finished:
                 in_flight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                                  initargs=(decoder_log,))
+                deadlines.clear()
+                _kill_workers(pool)
+                pool = new_pool()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+NON_FINITE_RESULT = "the model gave NaN or infinity for this file, so it is not indexed"
+
+
+def _drop_non_finite(analysed: list) -> tuple[set[int], list]:
+    """A model that gives NaN or infinity for one file (a diverged fine-tune) fails that file, not its
+    whole batch: (indexes of the tracks with such a result, ``analysed`` without their results)."""
+    def finite(result) -> bool:
+        parts = result if isinstance(result, tuple) else (result,)
+        return all(np.isfinite(np.asarray(part, dtype=np.float64)).all() for part in parts)
+
+    bad = {i for _analyser, results in analysed for i, r in enumerate(results) if not finite(r)}
+    return bad, [(a, [r for i, r in enumerate(results) if i not in bad]) for a, results in analysed]
 
 
 def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelToken] = None,
@@ -240,7 +321,10 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
 
     def commit() -> None:
         if batch:
-            analysed = analysis.analyse(analysers, [p for p in batch if p.error is None])
+            ok = [p for p in batch if p.error is None]
+            bad, analysed = _drop_non_finite(analysis.analyse(analysers, ok))
+            for i in bad:
+                ok[i].error, ok[i].logmel = f"while embedding {ok[i].path}: {NON_FINITE_RESULT}", None
             notify(store.commit_prepared(library, features_cache, cfg, root_id, root_path, batch, analysed,
                                          folder_tags=folder_tags, report=report, known_paths=known))
             batch.clear()
@@ -250,6 +334,8 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     try:
         for prepared in stream:
             batch.append(recheck(prepared, cfg))
+            if batch[-1].error is None and batch[-1].info is not None and batch[-1].info.note:
+                report.notes.append((prepared.path, f"{prepared.path}: {batch[-1].info.note}"))
             done += 1
             if len(batch) >= COMMIT_EVERY:
                 commit()
@@ -285,10 +371,13 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
 
     def commit() -> None:
         if batch:
-            analysed = analysis.analyse(analysers, [p for _, p in batch])
-            store.commit_analysed(library, features_cache, cfg, [(tid, p, tid in fresh) for tid, p in batch],
+            bad, analysed = _drop_non_finite(analysis.analyse(analysers, [p for _, p in batch]))
+            report.failed.extend((batch[i][1].path, f"while embedding {batch[i][1].path}: {NON_FINITE_RESULT}")
+                                 for i in sorted(bad))
+            kept = [item for i, item in enumerate(batch) if i not in bad]
+            store.commit_analysed(library, features_cache, cfg, [(tid, p, tid in fresh) for tid, p in kept],
                                   analysed)
-            report.embedded += len(batch)
+            report.embedded += len(kept)
             batch.clear()
 
     done = 0

@@ -54,6 +54,7 @@ class ScanReport:
     missing: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     cancelled: bool = False
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, note): indexed, but see why
 
     @property
     def processed(self) -> int:

@@ -16,8 +16,8 @@ from typing import Generator, Iterable, Optional
 import numpy as np
 
 from songsim_desktop import atomic, paths
-from songsim_desktop.core import fine_tune, jobs, model_lifecycle
-from songsim_desktop.core.embedder import Embedder, ModelInfo
+from songsim_desktop.core import audio, fine_tune, jobs, model_lifecycle
+from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
 from songsim_desktop.core.job_store import folder_tag
 from songsim_desktop.core.library import FeatureCache, Library, normalise_root
 from songsim_desktop.core.progress import CancelToken, Progress
@@ -31,6 +31,7 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     TrainReport,
 )
 from songsim_desktop.core.search import TrackSearch, VectorIndex
+from songsim_desktop.core.writer_lock import WriterLock
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError
 
 FEATURES_FILENAME = "features.sqlite3"
@@ -41,20 +42,27 @@ class SongsimService:
     def __init__(self, data_dir: str | Path | None = None) -> None:
         self.data_dir = paths.data_dir(data_dir)
         self.library = Library(paths.database_path(self.data_dir))
+        features = self.data_dir / FEATURES_FILENAME
         try:
-            self.features = FeatureCache(self.data_dir / FEATURES_FILENAME)
+            # A read-only library without a features cache can still be searched: only writers need it.
+            self.features = None if self.library.read_only and not features.exists() else FeatureCache(features)
         except Exception:
             self.library.close()
             raise
         self._lock = threading.RLock()
         self._embedders: dict[str, Embedder] = {}
+        self.writer = WriterLock(self.data_dir)  # one scan/re-embed/model switch/fine-tune per data folder
         # default_upgrade_from: an older shipped default still active until upgrade_default_job() ran
-        self.default_model_id, self.default_upgrade_from = model_lifecycle.register_shipped_default(
-            self.library, paths.default_model_path())
+        if self.library.read_only:  # a backup or a shared folder is used as it is: nothing registered
+            self.default_model_id, self.default_upgrade_from = read_model_info(paths.default_model_path()).id, None
+        else:
+            self.default_model_id, self.default_upgrade_from = model_lifecycle.register_shipped_default(
+                self.library, paths.default_model_path())
         self.search = TrackSearch(self.library, paths.index_dir(self.data_dir), self.active_model_id, self.embedder)
 
     def close(self) -> None:
-        self.features.close()
+        if self.features is not None:
+            self.features.close()
         self.library.close()
 
     def __enter__(self) -> "SongsimService":
@@ -103,9 +111,14 @@ class SongsimService:
     def _then_invalidate(self, job: Generator) -> Generator:
         """Run a job that may change the active model or its vectors; the search index follows."""
         try:
-            return (yield from job)
+            return (yield from self._locked(job))
         finally:
             self.search.invalidate()
+
+    def _locked(self, job: Generator, task: str = "a model switch or fine-tune") -> Generator:
+        """``job`` run under the writer lock, taken when the job starts (not when it is made)."""
+        with self.writer.hold(task):
+            return (yield from job)
 
     def embedder(self, model_id: Optional[str] = None) -> Embedder:
         """The cached onnxruntime embedder of a model (default: the active one)."""
@@ -141,7 +154,7 @@ class SongsimService:
         else:
             roots = self.roots()
         embedder = self.embedder()
-        return self._scan(roots, embedder, cancel or CancelToken(), workers)
+        return self._locked(self._scan(roots, embedder, cancel or CancelToken(), workers), "a scan")
 
     def _scan(self, roots, embedder, cancel, workers) -> Generator[Progress, None, ScanReport]:
         total = ScanReport()
@@ -154,6 +167,7 @@ class SongsimService:
                 for name in ("added", "updated", "unchanged", "missing"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
                 total.failed.extend(report.failed)
+                total.notes.extend(report.notes)
                 if report.cancelled:
                     total.cancelled = True
                     break
@@ -164,7 +178,7 @@ class SongsimService:
     def reembed_job(self, model_id: Optional[str] = None, cancel: Optional[CancelToken] = None
                     ) -> Generator[Progress, None, ReembedReport]:
         embedder = self.embedder(model_id)
-        return self._reembed(embedder, cancel)
+        return self._locked(self._reembed(embedder, cancel), "a re-embed")
 
     def _reembed(self, embedder, cancel) -> Generator[Progress, None, ReembedReport]:
         try:
@@ -183,7 +197,8 @@ class SongsimService:
     # --- queries (core/search ranks) -------------------------------------------------------------------
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:
         """Library tracks that sound like the file at ``path`` (inside the library or not)."""
-        return self.search.query_file(path, k)
+        with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):  # it may decode here
+            return self.search.query_file(path, k)
 
     def query_track(self, track_id: int, k: int = 10) -> QueryResult:
         """Library tracks that sound like a library track; never the track itself."""
@@ -244,8 +259,18 @@ class SongsimService:
             "roots": self.roots(),
             "counts": self.library.state_counts(),
             "vectors": self.library.vector_count(model_id),
-            "errors": self.library.errors(),
+            "errors": self.library.errors() + self._unsearchable(),
         }
+
+    def _unsearchable(self) -> list[tuple[str, str]]:
+        """Tracks the index left out because their stored vector holds NaN or infinity."""
+        try:
+            skipped = sorted(self.index().skipped)
+        except SongsimError:
+            return []  # no index to speak of: the failure shows at the next query
+        tracks = [t for t in (self.library.track(i) for i in skipped) if t is not None]
+        return [(t.path, f"while indexing {t.path}: its stored vector holds NaN or infinity, so it cannot be "
+                         "searched (fix or remove the file, then scan again)") for t in tracks]
 
     def export_vectors(self, out_path: str | Path) -> int:
         """Write ``paths``, ``vectors``, ``track_ids`` and ``model_id`` to an .npz; returns the count."""

@@ -103,7 +103,8 @@ def test_embed_file_same_file_same_vector_and_families_differ(model_path, tmp_pa
     assert ta.vector.shape == (16,) and ta.crop_vectors.shape == (CFG.n_crops, 16)
     assert np.linalg.norm(ta.vector) == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_array_equal(ta.vector, emb.embed_file(a).vector)
-    np.testing.assert_array_equal(ta.vector, Embedder(model_path, threads=2).embed_file(a).vector)
+    # another thread count splits the sums differently: the same to rounding
+    np.testing.assert_allclose(ta.vector, Embedder(model_path, threads=2).embed_file(a).vector, atol=1e-6)
     crops, _ = audio.read_crops(a, CFG)
     np.testing.assert_allclose(ta.crop_vectors, emb.embed_inputs(logmel_batch(crops, CFG)), atol=1e-6)
     tb = emb.embed_file(b)

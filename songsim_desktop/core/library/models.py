@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from songsim_desktop.core.library.records import ACTIVE_MODEL_KEY, ModelRecord
+from songsim_desktop.core.library.records import (
+    ACTIVE_MODEL_KEY,
+    ModelRecord,
+    model_path_from_store,
+    model_path_to_store,
+)
 from songsim_desktop.errors import LibraryError
 
 
@@ -22,15 +27,16 @@ class ModelsMixin:
                 " path=excluded.path, dim=excluded.dim, parent_id=excluded.parent_id,"
                 " created_at=excluded.created_at, metrics=excluded.metrics, builtin=excluded.builtin",
                 (
-                    model.id, model.name, str(model.path), int(model.dim), model.parent_id,
+                    model.id, model.name, model_path_to_store(str(model.path), self.path.parent), int(model.dim),
+                    model.parent_id,
                     model.created_at, json.dumps(model.metrics), int(bool(model.builtin)),
                 ),
             )
 
-    @staticmethod
-    def _model_from_row(row) -> ModelRecord:
+    def _model_from_row(self, row) -> ModelRecord:
         mid, name, path, dim, parent, created, metrics, builtin = row
-        return ModelRecord(mid, name, path, dim, parent, created, json.loads(metrics or "{}"), bool(builtin))
+        return ModelRecord(mid, name, model_path_from_store(path, self.path.parent), dim, parent, created,
+                           json.loads(metrics or "{}"), bool(builtin))
 
     def models(self) -> list[ModelRecord]:
         """Every registered model, oldest first (the built-in default first among equals)."""

@@ -6,6 +6,7 @@ Import them from ``songsim_desktop.core.library``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
@@ -103,4 +104,26 @@ def as_f32(array, what: str, ndim: int) -> np.ndarray:
     out = np.ascontiguousarray(array, dtype="<f4")
     if out.ndim != ndim:
         raise ValueError(f"{what} must have {ndim} dimension(s), got shape {out.shape}")
+    if not np.isfinite(out).all():  # one NaN vector would make every query of the index fail
+        raise ValueError(f"{what} holds NaN or infinity: it is never stored")
     return out
+
+
+def model_path_to_store(path: str, data_folder: Path) -> str:
+    """A model file inside the data folder is stored relative to it, so moving the whole folder
+    (another disk, a new computer) keeps fine-tuned models; others (the shipped one) stay absolute."""
+    try:
+        return Path(path).resolve().relative_to(data_folder.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def model_path_from_store(stored: str, data_folder: Path) -> str:
+    path = Path(stored)
+    if not path.is_absolute():
+        return str(data_folder / path)
+    # Written before paths were relative: an absolute path into a data folder that has moved since.
+    moved = data_folder / path.parent.name / path.name
+    if path.parent.name == "models" and not path.exists() and moved.is_file():
+        return str(moved)
+    return stored

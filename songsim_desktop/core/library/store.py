@@ -9,6 +9,7 @@ and the action.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import weakref
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from songsim_desktop.core.stored_text import from_stored, stored_params
 from songsim_desktop.errors import LibraryError
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -39,9 +41,14 @@ class SqliteStore:
         self._holders: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         self._closed = False
+        #: opened read-only: a backup on a read-only disk, a shared folder (searching works, writing says why not)
+        self.read_only = self.path.exists() and not _writable(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._migrate()
+            if self.read_only:
+                self._check_version()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._migrate()
         except sqlite3.Error as exc:
             self.close()
             raise LibraryError(_describe(exc), path=self.path, action=f"opening the {self.kind}") from exc
@@ -62,15 +69,14 @@ class SqliteStore:
         if holder is None:
             # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves.
             # check_same_thread=False only so close() may close every thread's connection.
-            conn = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
+            conn = self._open_read_only() if self.read_only else self._open(str(self.path), uri=False)
             try:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 conn.execute("PRAGMA foreign_keys = ON")
-                conn.execute("PRAGMA journal_mode = WAL")
-                # In WAL mode NORMAL loses at most the last transactions on power loss, never consistency.
-                conn.execute("PRAGMA synchronous = NORMAL")
+                if not self.read_only:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    # In WAL mode NORMAL loses at most the last transactions on power loss, never consistency.
+                    conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error:
                 conn.close()
                 raise
@@ -79,6 +85,36 @@ class SqliteStore:
             with self._connections_lock:
                 self._holders.add(holder)
         return holder
+
+    @staticmethod
+    def _open(target: str, uri: bool) -> sqlite3.Connection:
+        # Every str goes in and out through stored_text, so a file name that is not UTF-8 is
+        # stored losslessly (sqlite3 itself refuses its surrogate escapes).
+        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False, uri=uri, factory=_StoredTextConnection)
+        conn.text_factory = _text_from_db
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """mode=ro reads the WAL too, but needs its -shm; where even that cannot be made (a read-only
+        folder), immutable=1 reads the main file alone (a closed library has no WAL left)."""
+        for flags in ("mode=ro", "immutable=1"):
+            conn = self._open(f"{self.path.resolve().as_uri()}?{flags}", uri=True)
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.Error:
+                conn.close()
+        raise sqlite3.OperationalError("unable to open the database file read-only")
+
+    def _check_version(self) -> None:
+        with self.read() as conn:
+            has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+            version = _read_version(conn) if has_meta else 0
+        if version != self.schema_version:
+            raise LibraryError(f"it is read-only and has schema version {version}, this songsim needs "
+                               f"{self.schema_version}; open it once where it can be written", path=self.path,
+                               action=f"opening the {self.kind}")
 
     @property
     def open_connections(self) -> int:
@@ -128,6 +164,9 @@ class SqliteStore:
             finally:
                 holder.depth -= 1
             return
+        if self.read_only and verb == "writing":
+            raise LibraryError("it is read-only (a read-only folder or disk): it can be searched but not changed",
+                               path=self.path, action=f"{verb} the {self.kind}")
         try:
             conn.execute(begin_sql)
         except sqlite3.Error as exc:
@@ -184,6 +223,25 @@ class SqliteStore:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (str(version + 1),),
                 )
+
+
+class _StoredTextConnection(sqlite3.Connection):
+    """A connection whose str parameters pass through stored_text.to_stored."""
+
+    def execute(self, sql, parameters=()):
+        return super().execute(sql, stored_params(parameters))
+
+    def executemany(self, sql, seq_of_parameters):
+        return super().executemany(sql, (stored_params(p) for p in seq_of_parameters))
+
+
+def _text_from_db(raw: bytes) -> str:
+    return from_stored(raw.decode("utf-8"))
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite may write ``path`` and create its journal files beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 class _ThreadConnection:

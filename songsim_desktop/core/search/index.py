@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -25,6 +26,7 @@ import hnswlib
 import numpy as np
 
 from songsim_desktop import atomic
+from songsim_desktop.core.search.hnsw_file import check_hnsw_file
 from songsim_desktop.errors import IndexCorruptError
 
 if TYPE_CHECKING:  # only for annotations; the index never needs the library otherwise
@@ -55,6 +57,8 @@ class VectorIndex:
         self._live: set[int] = set()
         self._index = self._new_hnsw(16)
         self._typical: tuple[int, np.ndarray] | None = None  # (size when sampled, sorted distances)
+        #: track ids whose vectors were left out for holding NaN or infinity
+        self.skipped: set[int] = set()
 
     # -- files -------------------------------------------------------------------------------
     @property
@@ -91,8 +95,12 @@ class VectorIndex:
             raise ValueError(
                 f"index of model {self.model_id} needs {len(ids)} vectors of dim {self.dim}, got shape {vectors.shape}"
             )
-        if not np.all(np.isfinite(vectors)):
-            raise ValueError(f"index of model {self.model_id}: vectors contain NaN or infinity")
+        finite = np.isfinite(vectors).all(axis=1)
+        if not finite.all():
+            # One bad vector must not make the whole library unsearchable: it is left out, and
+            # its track named in ``skipped`` (the service reports it).
+            self.skipped.update(int(i) for i in ids[~finite])
+            ids, vectors = ids[finite], vectors[finite]
         # hnswlib keeps the last write of a label; make a batch's duplicates behave the same.
         _, last = np.unique(ids[::-1], return_index=True)
         keep = np.sort(len(ids) - 1 - last)
@@ -100,6 +108,7 @@ class VectorIndex:
 
     def build(self, ids, matrix) -> None:
         """Replace the whole content with these (id, vector) pairs."""
+        self.skipped = set()
         ids, matrix = self._check(ids, matrix)
         index = self._new_hnsw(len(ids))
         if len(ids):
@@ -203,6 +212,14 @@ class VectorIndex:
         """
         if fingerprint is not None:
             self.fingerprint = fingerprint
+        try:
+            self._save()
+        except OSError as exc:
+            hint = ("a folder is in the way: remove or rename it" if self.path.is_dir() or self.stamp_path.is_dir()
+                    else f"cannot write it ({exc.strerror or exc}); check the data folder's space and permissions")
+            raise IndexCorruptError(hint, path=self.path, action="saving the vector index") from None
+
+    def _save(self) -> None:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         with atomic.atomic_path(self.path) as tmp:
             with self._lock:
@@ -238,6 +255,9 @@ class VectorIndex:
             raise IndexCorruptError(f"cannot read it ({exc})", path=self.path, action=action) from exc
         if size != stamp.get("bytes") or _sha256(self.path) != stamp.get("sha256"):
             raise IndexCorruptError("the file is truncated or damaged", path=self.path, action=action)
+        if not isinstance(stamp.get("count"), int):
+            raise IndexCorruptError("its stamp has no track count", path=self.path, action=action)
+        check_hnsw_file(self.path, self.dim, stamp["count"])  # a forged stamp must not crash hnswlib
         index = hnswlib.Index(space="l2", dim=self.dim)
         try:
             index.load_index(str(self.path), max_elements=max(16, int(stamp["count"])))
@@ -284,7 +304,12 @@ class VectorIndex:
                 path=self.path, action="rebuilding the vector index",
             )
         self.build(ids, matrix.reshape(len(ids), self.dim))
-        self.save(fingerprint)
+        try:
+            self.save(fingerprint)
+        except IndexCorruptError:
+            if _writable(self.index_dir):
+                raise
+            self.fingerprint = fingerprint  # a read-only library: searched from memory, rebuilt each start
         return self
 
 
@@ -311,6 +336,13 @@ def exact_search(ids: np.ndarray, matrix: np.ndarray, query: np.ndarray, k: int)
     dists = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     order = np.lexsort((ids, dists))[:k]
     return ids[order], dists[order]
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (or, if it is missing, in its parent)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
 
 
 def _sha256(path: Path) -> str:
