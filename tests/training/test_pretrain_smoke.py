@@ -69,7 +69,8 @@ def test_pretrain_entry_point_writes_a_model_the_app_loads(tmp_path, capsys):
     out = tmp_path / "models"
     rc = main(["--corpus", str(corpus), "--teacher", str(tmp_path / "teacher"), "--out", str(out),
                "--cache", str(tmp_path / "cache"), "--steps", "3", "--validate-every", "2",
-               "--refs-per-batch", "2", "--min-seconds", "3", "--threads", "1"])
+               "--refs-per-batch", "2", "--min-seconds", "3", "--threads", "1",
+               "--distill-weight", "1", "--tag-pair-weight", "0.5", "--channels", "8", "8", "16", "16"])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     model = out / "songsim-default.onnx"
@@ -98,9 +99,9 @@ def test_pretrain_refuses_a_corpus_the_teacher_has_not_seen(tmp_path):
     with pytest.raises(SystemExit, match="teacher outputs"):
         main(["--corpus", str(corpus), "--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "m"),
               "--cache", str(tmp_path / "cache"), "--steps", "1", "--min-seconds", "3", "--threads", "1"])
-    with pytest.raises(SystemExit, match="ablation"):  # no teacher: only the contrast-only ablation runs
+    with pytest.raises(SystemExit, match="ablation"):  # no teacher: the teacher's losses cannot run
         main(["--corpus", str(corpus), "--out", str(tmp_path / "m"), "--cache", str(tmp_path / "cache"),
-              "--steps", "1", "--min-seconds", "3", "--threads", "1"])
+              "--steps", "1", "--min-seconds", "3", "--threads", "1", "--distill-weight", "1"])
 
 
 def test_corpus_is_decoded_once_and_cached(tmp_path):
