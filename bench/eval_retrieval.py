@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from songsim_desktop.atomic import atomic_path  # noqa: E402
 from songsim_desktop.core import audio  # noqa: E402
 from songsim_desktop.core.baseline import Standardiser, mfcc_statistics  # noqa: E402
 from songsim_desktop.core.embedder import Embedder  # noqa: E402
@@ -179,9 +179,8 @@ def _decoded_inputs(heldout, cfg: FrontEndConfig, seed: int, cache_dir: Path | N
     track_crops = [audio.read_crops(t.track.path, cfg)[0] for t in heldout]
     excerpt_crops = [audio.read_crops(p, cfg)[0] for p in excerpts]
     base_q = np.stack([mfcc_statistics(logmel(audio.load(p, cfg.sample_rate), cfg)) for p in excerpts])
-    tmp = cached.with_suffix(".tmp.npz")
-    np.savez(tmp, tracks=np.stack(track_crops), excerpts=np.stack(excerpt_crops), baseline_queries=base_q)
-    os.replace(tmp, cached)
+    with atomic_path(cached) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, tracks=np.stack(track_crops), excerpts=np.stack(excerpt_crops), baseline_queries=base_q)
     return track_crops, excerpt_crops, base_q, excerpts
 
 

@@ -95,6 +95,7 @@ def main(argv=None) -> int:
             pools.append(p_out)
         now = time.process_time()
         out = args.out / cache_name(path)
+        # its own temp + replace: this script runs in musicnn's virtualenv, without songsim installed
         tmp = out.with_suffix(".tmp.npz")
         np.savez(tmp, max_pool=np.concatenate(pools).astype(np.float16),
                  taggram=np.concatenate(taggrams).astype(np.float16),

@@ -22,6 +22,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from songsim_desktop.atomic import atomic_path, write_text
 from songsim_desktop.core.audio import load
 from songsim_desktop.core.features import FrontEndConfig, logmel, mel_band_edges_hz
 from songsim_desktop.errors import DecodeError
@@ -91,9 +92,8 @@ def _cache_name(track: CorpusTrack, cfg: FrontEndConfig) -> str:
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: np.save would add ".npy"
+        np.save(fh, array)
 
 
 def prepare_corpus(corpus_dir: str | os.PathLike, cfg: FrontEndConfig, cache_dir: str | os.PathLike | None = None,
@@ -120,9 +120,7 @@ def prepare_corpus(corpus_dir: str | os.PathLike, cfg: FrontEndConfig, cache_dir
         if entry is None or stale:
             entry = _decode_one(track, cfg, cache / name, min_seconds)
             index[track.relpath] = entry
-            tmp = index_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(index, indent=1, sort_keys=True))
-            os.replace(tmp, index_path)
+            write_text(index_path, json.dumps(index, indent=1, sort_keys=True))
         if entry.get("error") or entry["duration_s"] < min_seconds:
             skipped.append((track.relpath, entry.get("error") or f"shorter than {min_seconds:.0f} s"))
             continue
