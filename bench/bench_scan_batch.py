@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))
 
 from songsim_desktop.core import job_store, scan, synth  # noqa: E402
 from songsim_desktop.core.analysis import TrackVectors  # noqa: E402
-from songsim_desktop.core.jobs import COMMIT_EVERY, PreparedTrack  # noqa: E402
+from songsim_desktop.core.decoding import PreparedTrack  # noqa: E402
+from songsim_desktop.core.jobs import COMMIT_EVERY  # noqa: E402
 from songsim_desktop.core.library import Library, ModelRecord  # noqa: E402
 from songsim_desktop.core.reports import ScanReport  # noqa: E402
 

@@ -59,7 +59,7 @@ def index_dir(data: Path) -> Path:
 
 
 def decoder_log_path(data: Path) -> Path:
-    """Where decode worker processes send the decoders' own stderr chatter (see core.jobs)."""
+    """Where decode worker processes send the decoders' own stderr chatter (see core.decoding)."""
     return data / "logs" / "decoders.log"
 
 

@@ -24,7 +24,7 @@ from typing import Callable, Generator, Optional
 
 import numpy as np
 
-from songsim_desktop.core import job_store, jobs
+from songsim_desktop.core import decoding, job_store
 from songsim_desktop.core.embedder import ModelInfo
 from songsim_desktop.core.features import FrontEndConfig
 from songsim_desktop.core.model_lifecycle import adopt_model_job, install_model_files
@@ -92,7 +92,7 @@ def load_inputs(library, features, track_ids, frontend: FrontEndConfig, cancel: 
     for done, tid in enumerate(missing, 1):
         cancel.check()
         track = library.track(tid)
-        prepared = jobs.prepare_track(track.path, frontend)
+        prepared = decoding.prepare_track(track.path, frontend)
         if prepared.error is not None:
             failed.append((track.path, prepared.error))
         else:

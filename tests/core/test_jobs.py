@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from songsim_desktop import paths
-from songsim_desktop.core import analysis, jobs, synth
+from songsim_desktop.core import analysis, decoding, jobs, synth
 from songsim_desktop.core.embedder import Embedder
 from songsim_desktop.core.library import FeatureCache, Library
 from songsim_desktop.core.progress import CancelToken, drive
@@ -72,7 +72,7 @@ def vectors_rows(lib) -> list[tuple[int, str]]:
 def test_prepare_track_gives_model_input_and_pickles(music, embedder):
     path = str(next(iter(music)))
     cfg = embedder.info.frontend
-    prepared = jobs.prepare_track(path, cfg)
+    prepared = decoding.prepare_track(path, cfg)
     assert prepared.error is None
     assert prepared.logmel.shape == (cfg.n_crops, 1, cfg.n_mels, cfg.crop_frames)
     assert prepared.logmel.dtype == np.float32
@@ -85,9 +85,9 @@ def test_prepare_track_gives_model_input_and_pickles(music, embedder):
 def test_prepare_track_turns_failures_into_errors(tmp_path, embedder):
     bad = tmp_path / "doc.mp3"
     bad.write_text("hello " * 100)
-    prepared = jobs.prepare_track(str(bad), embedder.info.frontend)
+    prepared = decoding.prepare_track(str(bad), embedder.info.frontend)
     assert prepared.logmel is None and prepared.error.startswith(f"while decoding {bad}:")
-    gone = jobs.prepare_track(str(tmp_path / "missing.wav"), embedder.info.frontend)
+    gone = decoding.prepare_track(str(tmp_path / "missing.wav"), embedder.info.frontend)
     assert gone.error.startswith(f"while reading {tmp_path / 'missing.wav'}:")
 
 
@@ -221,19 +221,19 @@ def test_reembed_stopped_midway_resumes_where_it_stopped(scanned, embedder, tmp_
     assert (report.embedded, report.skipped) == (len(music) - 2, 2)
 
 
-def crash_on_poison(path: str, cfg) -> "jobs.PreparedTrack":
+def crash_on_poison(path: str, cfg) -> "decoding.PreparedTrack":
     """Runs in a spawned worker: dies like a decoder segfault on files named 'poison'."""
     import os as _os
 
     if "poison" in _os.path.basename(path):
         _os._exit(11)
-    return jobs.prepare_track(path, cfg)
+    return decoding.prepare_track(path, cfg)
 
 
 def test_a_decoder_crash_fails_only_the_file_that_crashes(music, embedder, tmp_path):
     poison = synth.write_track(tmp_path / "music" / "poison.wav", FAMILIES[0], 6.5)
     paths = sorted(str(p) for p in music) + [str(poison)]
-    out = list(jobs.prepared_stream(paths, embedder.info.frontend, 1, CancelToken(), work=crash_on_poison))
+    out = list(decoding.prepared_stream(paths, embedder.info.frontend, 1, CancelToken(), work=crash_on_poison))
     by_path = {p.path: p for p in out}
     assert sorted(by_path) == sorted(paths) and len(out) == len(paths)
     assert by_path[str(poison)].error == f"while decoding {poison}: the decoder crashed on this file"

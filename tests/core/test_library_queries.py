@@ -17,7 +17,7 @@ import pytest
 
 from songsim_desktop.core import job_store, scan, synth
 from songsim_desktop.core.analysis import TrackVectors
-from songsim_desktop.core.jobs import PreparedTrack
+from songsim_desktop.core.decoding import PreparedTrack
 from songsim_desktop.core.library import Library, ModelRecord
 from songsim_desktop.core.reports import ScanReport
 

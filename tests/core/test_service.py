@@ -184,7 +184,7 @@ def test_a_folder_that_vanishes_and_comes_back_is_restored_without_decoding(smal
     assert report.missing == len(made) and len(svc.index()) == 0
     folder.rmdir()
     (tmp_path / "unplugged").rename(folder)
-    monkeypatch.setattr("songsim_desktop.core.jobs.prepare_track", lambda *a: pytest.fail("decoded again"))
+    monkeypatch.setattr("songsim_desktop.core.decoding.prepare_track", lambda *a: pytest.fail("decoded again"))
     report = drive(svc.scan_job(folder, workers=0))
     assert (report.updated, report.added, report.missing) == (len(made), 0, 0)
     assert {r.id: r.scanned_at for r in svc.library.tracks() if r.state == "ok"} == ids

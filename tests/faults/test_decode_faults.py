@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from songsim_desktop import paths
-from songsim_desktop.core import audio, jobs, synth
+from songsim_desktop.core import audio, decoding, synth
 from songsim_desktop.core.embedder import Embedder, read_model_info
 from songsim_desktop.core.progress import drive
 from songsim_desktop.core.service import SongsimService
@@ -115,23 +115,23 @@ def test_a_symlink_loop_is_a_decode_error_not_an_os_error(tmp_path):
 
 def test_a_file_deleted_mid_scan_is_reported_as_deleted(tmp_path, monkeypatch):
     path = synth.write_track(tmp_path / "going.wav", FAMILY, 6.5)
-    real = jobs.audio.read_crops
+    real = decoding.audio.read_crops
 
     def read_then_delete(p, cfg):
         out = real(p, cfg)
         os.unlink(p)
         return out
 
-    monkeypatch.setattr(jobs.audio, "read_crops", read_then_delete)
-    prepared = jobs.prepare_track(str(path), CFG)
-    assert prepared.logmel is None and prepared.error == f"while decoding {path}: {jobs.DELETED_WHILE_SCANNING}"
+    monkeypatch.setattr(decoding.audio, "read_crops", read_then_delete)
+    prepared = decoding.prepare_track(str(path), CFG)
+    assert prepared.logmel is None and prepared.error == f"while decoding {path}: {decoding.DELETED_WHILE_SCANNING}"
     monkeypatch.undo()
     # deleted between planning and decoding, and between decoding and commit
-    assert jobs.DELETED_WHILE_SCANNING in jobs.prepare_track(str(path), CFG).error
+    assert decoding.DELETED_WHILE_SCANNING in decoding.prepare_track(str(path), CFG).error
     again = synth.write_track(tmp_path / "again.wav", FAMILY, 6.5)
-    prepared = jobs.prepare_track(str(again), CFG)
+    prepared = decoding.prepare_track(str(again), CFG)
     os.unlink(again)
-    assert jobs.DELETED_WHILE_SCANNING in jobs.recheck(prepared, CFG).error
+    assert decoding.DELETED_WHILE_SCANNING in decoding.recheck(prepared, CFG).error
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3", ".m4a"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from songsim_desktop.core import jobs, scan, synth
+from songsim_desktop.core import decoding, jobs, scan, synth
 from songsim_desktop.core.progress import drive
 from songsim_desktop.core.service import SongsimService
 
@@ -139,13 +139,13 @@ def test_a_file_replaced_between_plan_and_commit_ends_consistent(svc, tmp_path, 
         if prepared.path == str(victim.resolve()):
             os.replace(replacement, victim)  # like a tagger or a sync tool rewriting the file
 
-    real_recheck = jobs.recheck
+    real_recheck = decoding.recheck
 
     def swap_then_recheck(prepared, cfg):  # the worst moment: decoded, not yet re-checked
         swap(prepared)
         return real_recheck(prepared, cfg)
 
-    monkeypatch.setattr(jobs, "recheck", swap_then_recheck)
+    monkeypatch.setattr(decoding, "recheck", swap_then_recheck)
     drive(svc.scan_job(music, workers=0))
     row = svc.library.track_by_path(str(victim.resolve()))
     st = victim.stat()
@@ -158,8 +158,8 @@ def test_a_file_replaced_between_plan_and_commit_ends_consistent(svc, tmp_path, 
 def test_a_file_that_keeps_changing_is_an_error_not_a_wrong_vector(tmp_path, monkeypatch):
     path = synth.write_track(tmp_path / "busy.wav", GOOD[0], 6.5)
     cfg = svc_cfg()
-    first = jobs.prepare_track(str(path), cfg)
-    real = jobs.prepare_track
+    first = decoding.prepare_track(str(path), cfg)
+    real = decoding.prepare_track
 
     lengths = iter([6.6, 6.7, 6.8])
 
@@ -169,23 +169,23 @@ def test_a_file_that_keeps_changing_is_an_error_not_a_wrong_vector(tmp_path, mon
         return out
 
     synth.write_track(path, GOOD[1], 7.0, seed=1)
-    monkeypatch.setattr(jobs, "prepare_track", prepare_then_touch)
-    checked = jobs.recheck(first, cfg)
-    assert checked.logmel is None and jobs.CHANGED_WHILE_SCANNING in checked.error
+    monkeypatch.setattr(decoding, "prepare_track", prepare_then_touch)
+    checked = decoding.recheck(first, cfg)
+    assert checked.logmel is None and decoding.CHANGED_WHILE_SCANNING in checked.error
 
 
 def test_a_file_rewritten_while_decoding_is_flagged(tmp_path, monkeypatch):
     path = synth.write_track(tmp_path / "busy.wav", GOOD[0], 6.5)
-    real = jobs.audio.read_crops
+    real = decoding.audio.read_crops
 
     def read_then_rewrite(p, cfg):
         out = real(p, cfg)
         synth.write_track(path, GOOD[1], 7.5, seed=2)
         return out
 
-    monkeypatch.setattr(jobs.audio, "read_crops", read_then_rewrite)
-    prepared = jobs.prepare_track(str(path), svc_cfg())
-    assert prepared.logmel is None and jobs.CHANGED_WHILE_SCANNING in prepared.error
+    monkeypatch.setattr(decoding.audio, "read_crops", read_then_rewrite)
+    prepared = decoding.prepare_track(str(path), svc_cfg())
+    assert prepared.logmel is None and decoding.CHANGED_WHILE_SCANNING in prepared.error
 
 
 def svc_cfg():

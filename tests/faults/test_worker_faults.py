@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from songsim_desktop import paths
-from songsim_desktop.core import jobs, synth
+from songsim_desktop.core import decoding, synth
 from songsim_desktop.core.embedder import read_model_info
 from songsim_desktop.core.progress import CancelToken
 
@@ -11,7 +11,7 @@ CFG = read_model_info(paths.default_model_path()).frontend
 FAMILY = synth.Family("sine", "straight")
 
 
-def hang_on_stuck(path: str, cfg) -> "jobs.PreparedTrack":
+def hang_on_stuck(path: str, cfg) -> "decoding.PreparedTrack":
     """Runs in a spawned worker: never returns on files named 'stuck', like a decoder in a loop."""
     import os as _os
     import time as _time
@@ -19,7 +19,7 @@ def hang_on_stuck(path: str, cfg) -> "jobs.PreparedTrack":
     if "stuck" in _os.path.basename(path):
         while True:
             _time.sleep(1)
-    return jobs.prepare_track(path, cfg)
+    return decoding.prepare_track(path, cfg)
 
 
 def test_a_hung_decoder_fails_its_file_and_the_scan_goes_on(tmp_path):
@@ -31,7 +31,7 @@ def test_a_hung_decoder_fails_its_file_and_the_scan_goes_on(tmp_path):
     def limit(path: str) -> float:  # short for the stuck file only: no race with a slow machine
         return 3.0 if "stuck" in path else 300.0
 
-    out = list(jobs.prepared_stream(order, CFG, 1, CancelToken(), work=hang_on_stuck, time_limit=limit))
+    out = list(decoding.prepared_stream(order, CFG, 1, CancelToken(), work=hang_on_stuck, time_limit=limit))
     by_path = {p.path: p for p in out}
     assert sorted(by_path) == sorted(order) and len(out) == len(order)
     assert by_path[stuck].error == (f"while decoding {stuck}: decoding took longer than 3 s "
@@ -45,7 +45,7 @@ def test_the_decode_limit_is_scaled_to_the_file(tmp_path):
         fh.truncate(4_000_000)  # a 3-minute MP3
     with open(long, "wb") as fh:
         fh.truncate(600_000_000)  # a 2-hour FLAC (sparse: costs no disk)
-    assert jobs.decode_time_limit(str(tmp_path / "gone.wav")) == jobs.DECODE_LIMIT_BASE_S
-    assert jobs.DECODE_LIMIT_BASE_S < jobs.decode_time_limit(str(short)) < jobs.decode_time_limit(str(long))
+    assert decoding.decode_time_limit(str(tmp_path / "gone.wav")) == decoding.DECODE_LIMIT_BASE_S
+    assert decoding.DECODE_LIMIT_BASE_S < decoding.decode_time_limit(str(short)) < decoding.decode_time_limit(str(long))
     # at the lowest bitrate the 2-hour file would last ~42 hours: its limit allows 20x real time of that
-    assert jobs.decode_time_limit(str(long)) > 600_000_000 / 4000 / 20
+    assert decoding.decode_time_limit(str(long)) > 600_000_000 / 4000 / 20

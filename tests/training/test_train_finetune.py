@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from songsim_desktop import paths
-from songsim_desktop.core import audio, jobs, synth
+from songsim_desktop.core import audio, decoding, synth
 from songsim_desktop.core.fine_tune import TrainingRequest, gather_tags, load_inputs
 from songsim_desktop.core.features import logmel_batch
 from songsim_desktop.core.progress import CancelToken, drive
@@ -72,8 +72,8 @@ def test_only_tracks_missing_from_the_cache_are_decoded(service, monkeypatch):
     ids = [t.id for t in service.tracks()]
     service.features.delete(ids[:1])
     decoded = []
-    real = jobs.prepare_track
-    monkeypatch.setattr(jobs, "prepare_track", lambda path, cfg: decoded.append(path) or real(path, cfg))
+    real = decoding.prepare_track
+    monkeypatch.setattr(decoding, "prepare_track", lambda path, cfg: decoded.append(path) or real(path, cfg))
     inputs, _ = drive(load_inputs(service.library, service.features, ids, frontend, CancelToken()))
     assert set(inputs) == set(ids) and decoded == [service.track(ids[0]).path]
 

@@ -24,7 +24,7 @@ class Analyser(Protocol):
     uses_model: bool
 
     def analyse(self, tracks: Sequence[Any]) -> list[Any]:
-        """One result per prepared track (``core.jobs.PreparedTrack``: ``logmel``, ``info``,
+        """One result per prepared track (``core.decoding.PreparedTrack``: ``logmel``, ``info``,
         ``tags``), in order; batched so a model runs once per batch."""
 
     def store(self, library, conn, track_id: int, result: Any) -> None:

@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from songsim_desktop.core.embedder import track_vector
+
 
 class TrackVectors:
     """(track vector, crop vectors) of each track under the scan's model (core/embedder.py).
@@ -21,9 +23,6 @@ class TrackVectors:
         self.model_id = embedder.info.id
 
     def analyse(self, tracks: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
-        # Imported here: the decode workers import core.jobs, and need no onnxruntime.
-        from songsim_desktop.core.embedder import track_vector
-
         # One onnxruntime call for the whole batch: much faster than one per track.
         x = np.concatenate([t.logmel for t in tracks], axis=0)
         crops = np.asarray(self.embedder.embed_inputs(x), dtype=np.float32)
