@@ -16,7 +16,6 @@ extractor() rebuilds both for every file).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -24,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-
-def cache_name(path: str) -> str:
-    return hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:16] + ".npz"
+# songsim is not installed in musicnn's virtualenv, but these two modules need nothing beyond numpy:
+# the cache's file names and the atomic write stay one definition each.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from songsim_desktop.atomic import atomic_path  # noqa: E402
+from songsim_desktop.training.teacher import cache_name  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -94,15 +95,12 @@ def main(argv=None) -> int:
             taggrams.append(t_out)
             pools.append(p_out)
         now = time.process_time()
-        out = args.out / cache_name(path)
-        # its own temp + replace: this script runs in musicnn's virtualenv, without songsim installed
-        tmp = out.with_suffix(".tmp.npz")
-        np.savez(tmp, max_pool=np.concatenate(pools).astype(np.float16),
-                 taggram=np.concatenate(taggrams).astype(np.float16),
-                 starts_s=(starts * config.FFT_HOP / config.SR).astype(np.float32),
-                 seconds_model=np.float32(now - model_started), seconds_total=np.float32(now - started),
-                 labels=np.array(labels))
-        os.replace(tmp, out)
+        with atomic_path(args.out / cache_name(path)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, max_pool=np.concatenate(pools).astype(np.float16),
+                     taggram=np.concatenate(taggrams).astype(np.float16),
+                     starts_s=(starts * config.FFT_HOP / config.SR).astype(np.float32),
+                     seconds_model=np.float32(now - model_started), seconds_total=np.float32(now - started),
+                     labels=np.array(labels))
         if i % 20 == 0:
             print(f"musicnn: {i + 1}/{len(todo)} {path} ({now - started:.1f} s cpu)", file=sys.stderr, flush=True)
     print(f"musicnn: done, {failed} failed", file=sys.stderr)

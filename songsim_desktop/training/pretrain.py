@@ -49,7 +49,7 @@ def package_versions(corpus_dir: Path) -> dict[str, str]:
     return versions
 
 
-def student_tracks(prepared, teacher_dir: Path | None, frontend: FrontEndConfig, top_k: int):
+def student_tracks(prepared, teacher_dir: Path | None, frontend: FrontEndConfig, top_k: int, crop_frames: int):
     """Training tracks with their teacher outputs (z-scored over all training patches); the tracks
     the teacher has not seen are returned apart, by path.  Without a teacher (the ablation that
     trains on same-track contrast alone) every track gets 8 spread crop positions, no targets and
@@ -61,7 +61,7 @@ def student_tracks(prepared, teacher_dir: Path | None, frontend: FrontEndConfig,
         tracks = []
         for t in prepared:
             spec = np.asarray(t.logmel(), dtype=np.float16)
-            starts = np.linspace(0, max(0, spec.shape[1] - 128), 8).astype(int)
+            starts = np.linspace(0, max(0, spec.shape[1] - crop_frames), 8).astype(int)
             tracks.append(StudentTrack(key=t.track.relpath, logmel=spec, patch_frames=starts,
                                        teacher_patches=np.zeros((8, 1), np.float32), tags=set()))
         return tracks, []
@@ -96,7 +96,7 @@ def pretrain(corpus_dir: Path, teacher_dir: Path, out_dir: Path, config, cache_d
     split = split_corpus(prepared)
     if teacher_dir is None and (config.distill_weight or config.tag_pair_weight):
         raise SystemExit("without --teacher, set --distill-weight 0 and --tag-pair-weight 0 (the ablation)")
-    tracks, unseen = student_tracks(split.train, teacher_dir, frontend, config.teacher_top_tags)
+    tracks, unseen = student_tracks(split.train, teacher_dir, frontend, config.teacher_top_tags, config.crop_frames)
     if len(tracks) < 10:
         raise SystemExit(f"while preparing the training data from {corpus_dir} and {teacher_dir}: only "
                          f"{len(tracks)} training tracks have teacher outputs (need 10); did "

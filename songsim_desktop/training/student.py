@@ -96,11 +96,6 @@ class StudentResult:
     seconds: float = 0.0
 
 
-def teacher_tag_sets(tag_probabilities: list[np.ndarray], labels: tuple, k: int) -> list[set]:
-    from songsim_desktop.training.teacher import top_tags
-    return [top_tags(p, labels, k) for p in tag_probabilities]
-
-
 class BatchMaker:
     """The method's batch composition and the two crops per track (see the module docstring)."""
 

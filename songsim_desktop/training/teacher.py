@@ -19,7 +19,7 @@ PEER_PATCHES = 10  # the peer vector averages up to this many patches spread ove
 
 
 def cache_name(path: str | os.PathLike) -> str:
-    """The file name bench/musicnn_teacher.py gives an audio file's outputs (same rule, kept in step)."""
+    """The file name of an audio file's outputs in the teacher's cache (bench/musicnn_teacher.py uses it)."""
     return hashlib.sha256(os.path.abspath(str(path)).encode()).hexdigest()[:16] + ".npz"
 
 
