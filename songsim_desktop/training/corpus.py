@@ -173,12 +173,6 @@ def split_corpus(tracks: list[PreparedTrack]) -> CorpusSplit:
                        test=[t for t in tracks if t.track.package in test])
 
 
-def split_heldout(tracks: list[PreparedTrack]) -> tuple[list[PreparedTrack], list[PreparedTrack]]:
-    """(training tracks, test tracks): the split without its validation part."""
-    split = split_corpus(tracks)
-    return split.train, split.test
-
-
 def spread_crops(spec: np.ndarray, crop_frames: int, n: int) -> np.ndarray:
     """``n`` crops of ``crop_frames`` frames centred on ``n`` equal segments (as the app's crops are).
 
