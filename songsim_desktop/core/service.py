@@ -108,10 +108,11 @@ class SongsimService:
         self.default_upgrade_from = None
         return report
 
-    def _then_invalidate(self, job: Generator) -> Generator:
-        """Run a job that may change the active model or its vectors; the search index follows."""
+    def _then_invalidate(self, job: Generator, task: str = "a model switch or fine-tune") -> Generator:
+        """Run a job that may change the active model or its vectors, under the writer lock; the
+        search index is rebuilt from the library (by fingerprint) at the next query."""
         try:
-            return (yield from self._locked(job))
+            return (yield from self._locked(job, task))
         finally:
             self.search.invalidate()
 
@@ -178,13 +179,7 @@ class SongsimService:
     def reembed_job(self, model_id: Optional[str] = None, cancel: Optional[CancelToken] = None
                     ) -> Generator[Progress, None, ReembedReport]:
         embedder = self.embedder(model_id)
-        return self._locked(self._reembed(embedder, cancel), "a re-embed")
-
-    def _reembed(self, embedder, cancel) -> Generator[Progress, None, ReembedReport]:
-        try:
-            return (yield from jobs.reembed_job(self.library, self.features, embedder, cancel))
-        finally:
-            self.search.invalidate()  # rebuilt from the library (by fingerprint) at the next query
+        return self._then_invalidate(jobs.reembed_job(self.library, self.features, embedder, cancel), "a re-embed")
 
     def train_job(self, config, trainer: fine_tune.Trainer, cancel: Optional[CancelToken] = None
                   ) -> Generator[Progress, None, TrainReport]:
