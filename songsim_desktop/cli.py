@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=training.LOSSES, default=None)
 
     sub.add_parser("self-test", help="index and query a synthesised library; prints PASS or FAIL")
+    for module in _command_modules():
+        module.add_commands(sub)
     # Every command takes --data-dir after its name too; SUPPRESS keeps one given before it.
     for command_parser in sub.choices.values():
         command_parser.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS, help=DATA_DIR_HELP)
@@ -149,7 +151,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         service = SongsimService(args.data_dir)
         with _Interrupts(cancel):
-            return COMMANDS[args.command](service, args, cancel)
+            return _handler(args.command)(service, args, cancel)
     except UsageError as err:
         _error(str(err))
         return EXIT_USAGE
@@ -346,6 +348,28 @@ COMMANDS = {
     "index": cmd_index, "query": cmd_query, "export-vectors": cmd_export, "status": cmd_status,
     "models": cmd_models, "train": cmd_train,
 }
+
+
+# Commands of a feature live in their own module (cli_<feature>.py) so this one stays the frame:
+# each module has ``add_commands(subparsers)`` and a ``COMMANDS`` dict of name -> handler(service,
+# args, cancel).  Adding a feature's commands is one line here.
+COMMAND_MODULES: list[str] = [
+]
+
+
+def _command_modules():
+    import importlib
+
+    return [importlib.import_module(name) for name in COMMAND_MODULES]
+
+
+def _handler(command: str):
+    if command in COMMANDS:
+        return COMMANDS[command]
+    for module in _command_modules():
+        if command in module.COMMANDS:
+            return module.COMMANDS[command]
+    raise UsageError(f"unknown command {command}")
 
 
 if __name__ == "__main__":  # python -m songsim_desktop.cli (the spawn pool needs this guard)

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from songsim_desktop.core import audio, metadata
+from songsim_desktop.core.analysis import sample_hooks
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
 from songsim_desktop.core.progress import CancelToken
 from songsim_desktop.core.scan import identity_of
@@ -41,6 +42,8 @@ class PreparedTrack:
     tags: dict = field(default_factory=dict)
     logmel: Optional[np.ndarray] = None  # (n_crops, 1, n_mels, crop_frames) float32
     error: Optional[str] = None
+    #: per-file descriptors from the decoded samples (core.analysis.sample_hooks), e.g. tempo and key
+    descriptors: dict = field(default_factory=dict)
 
 
 def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
@@ -58,11 +61,13 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
         return PreparedTrack(path, None, None, None, error=f"while reading {path}: {err.strerror or err}")
     info = logmel = error = None
     tags: dict = {}
+    descriptors: dict = {}
     try:
         crops, info = audio.read_crops(path, cfg)
         logmel = logmel_batch(crops, cfg)
         if not np.isfinite(logmel).all():  # the embedder must never see NaN (it poisons the index)
             raise DecodeError("the spectrogram has NaN or infinite values (damaged audio data)", path=path)
+        descriptors = sample_hooks.describe_file(path, info, cfg.sample_rate)
     except DecodeError as err:
         error = str(err)
     except MemoryError:
@@ -84,7 +89,7 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
     if after != before:
         return PreparedTrack(path, before.size, before.mtime_ns, None, error=f"while decoding {path}: "
                              + CHANGED_WHILE_SCANNING)
-    return PreparedTrack(path, before.size, before.mtime_ns, info, tags, logmel, error)
+    return PreparedTrack(path, before.size, before.mtime_ns, info, tags, logmel, error, descriptors)
 
 
 def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:

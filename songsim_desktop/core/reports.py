@@ -37,6 +37,13 @@ class Match:
     title: Optional[str]
     artist: Optional[str]
     tags: list[str] = field(default_factory=list)
+    # Filled by the features that know them (None when not computed), one field each:
+    offset: Optional[float] = None  # section search: start (s) of the result's best-matching section
+    section_distance: Optional[float] = None  # section search: distance of that section to the query
+    section_length: Optional[float] = None  # section search: length (s) of the matched span
+    judgement: Optional[int] = None  # feedback: +1 liked, -1 disliked, None not judged
+    tempo: Optional[float] = None  # BPM
+    key: Optional[str] = None  # e.g. "A minor"
 
 
 @dataclass
