@@ -28,7 +28,7 @@ from songsim_desktop.errors import DecodeError
 
 __all__ = [
     "SUPPORTED_EXTENSIONS", "MIN_DURATION_S", "SILENCE_DBFS", "AudioInfo", "probe", "crop_starts",
-    "read_crops", "load", "open_decoder_log", "decoder_chatter_to",
+    "read_crops", "load", "open_decoder_log", "decoder_chatter_to", "check_samples",
 ]
 
 # What libsndfile or PyAV (FFmpeg, as bundled in the PyAV wheels) really decode.
@@ -266,6 +266,10 @@ def _check_samples(path, crops: np.ndarray) -> None:
         level = "-inf" if swing == 0 else f"{20 * np.log10(swing):.0f}"
         what = " (only a constant DC offset)" if peak > 10 ** (SILENCE_DBFS / 20) else ""
         raise DecodeError(f"silent{what}: peak level {level} dBFS is below {SILENCE_DBFS:.0f} dBFS", path=path)
+
+
+# Public for core.full_decode, which cuts the crops from a whole-file decode.
+check_samples = _check_samples
 
 
 def _crops_within(src: Source, frames: int, cfg: FrontEndConfig) -> np.ndarray | None:

@@ -21,8 +21,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from songsim_desktop.core import audio, metadata
-from songsim_desktop.core.analysis import sample_hooks
+from songsim_desktop.core import audio, full_decode, metadata
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
 from songsim_desktop.core.progress import CancelToken
 from songsim_desktop.core.scan import identity_of
@@ -44,6 +43,8 @@ class PreparedTrack:
     error: Optional[str] = None
     #: per-file descriptors from the decoded samples (core.analysis.sample_hooks), e.g. tempo and key
     descriptors: dict = field(default_factory=dict)
+    #: log-mel of the whole track (n_mels, frames) float32, for section vectors (core.full_decode)
+    full_logmel: Optional[np.ndarray] = None
 
 
 def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
@@ -59,15 +60,17 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
         return PreparedTrack(path, None, None, None, error=f"while reading {path}: {DELETED_WHILE_SCANNING}")
     except OSError as err:
         return PreparedTrack(path, None, None, None, error=f"while reading {path}: {err.strerror or err}")
-    info = logmel = error = None
+    info = logmel = full = error = None
     tags: dict = {}
     descriptors: dict = {}
     try:
-        crops, info = audio.read_crops(path, cfg)
-        logmel = logmel_batch(crops, cfg)
+        decoded = full_decode.decode_full(path, cfg)  # one decode: crops, whole log-mel, descriptors
+        info, full, descriptors = decoded.info, decoded.full_logmel, decoded.descriptors
+        logmel = logmel_batch(decoded.crops, cfg)
         if not np.isfinite(logmel).all():  # the embedder must never see NaN (it poisons the index)
             raise DecodeError("the spectrogram has NaN or infinite values (damaged audio data)", path=path)
-        descriptors = sample_hooks.describe_file(path, info, cfg.sample_rate)
+        if full is not None and not np.isfinite(full).all():
+            full = None  # a damaged stretch outside the crops costs the file its sections, not its vector
     except DecodeError as err:
         error = str(err)
     except MemoryError:
@@ -89,7 +92,8 @@ def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
     if after != before:
         return PreparedTrack(path, before.size, before.mtime_ns, None, error=f"while decoding {path}: "
                              + CHANGED_WHILE_SCANNING)
-    return PreparedTrack(path, before.size, before.mtime_ns, info, tags, logmel, error, descriptors)
+    return PreparedTrack(path, before.size, before.mtime_ns, info, tags, logmel, error, descriptors,
+                         None if error else full)
 
 
 def recheck(prepared: PreparedTrack, cfg: FrontEndConfig) -> PreparedTrack:

@@ -90,7 +90,7 @@ def commit_prepared(library, cache, cfg: FrontEndConfig, root_id: int, root: str
                 library.replace_tags(conn, tid, [name], "folder")
             written.append((tid, p))
     for tid, p in written:
-        cache_put(cache, tid, cfg, p.logmel)
+        cache_put(cache, tid, cfg, p.logmel, p.full_logmel)
     for p in batch:
         if p.error is not None:
             report.failed.append((p.path, p.error))
@@ -102,8 +102,12 @@ def commit_prepared(library, cache, cfg: FrontEndConfig, root_id: int, root: str
 
 
 def tracks_without_vector(library, model_id: str) -> tuple[list[tuple[int, str]], int]:
-    """(id, path) of ok tracks lacking a vector for ``model_id``, and how many already have one."""
-    return library.tracks_without_vectors(model_id), library.vector_count(model_id)
+    """(id, path) of ok tracks lacking a vector (or, scanned before section search, the section
+    vectors) for ``model_id``, and how many are complete."""
+    without_vector = library.tracks_without_vectors(model_id)
+    without_sections = library.tracks_without_sections(model_id)  # these have a vector
+    todo = sorted(dict(without_vector + without_sections).items())
+    return todo, library.vector_count(model_id) - len(without_sections)
 
 
 def commit_analysed(library, cache, cfg: FrontEndConfig, items: list, analysed: list) -> None:
@@ -115,10 +119,11 @@ def commit_analysed(library, cache, cfg: FrontEndConfig, items: list, analysed: 
                 analyser.store(library, conn, tid, results[i])
     for tid, p, fresh in items:
         if fresh:
-            cache_put(cache, tid, cfg, p.logmel)
+            cache_put(cache, tid, cfg, p.logmel, p.full_logmel)
 
 
-# -- the features cache: model inputs stored as (n_crops, n_mels, frames), float16 ---------------
+# -- the features cache: model inputs stored as (n_crops, n_mels, frames), float16, and the whole
+# track's log-mel (n_mels, frames), 8-bit, for section vectors ------------------------------------
 def cached_features(cache, track_id: int, cfg: FrontEndConfig) -> Optional[np.ndarray]:
     """Model input (n_crops, 1, n_mels, crop_frames) float32 from the cache, or None."""
     if cache is None:
@@ -129,9 +134,20 @@ def cached_features(cache, track_id: int, cfg: FrontEndConfig) -> Optional[np.nd
     return np.asarray(x, dtype=np.float32)[:, None]
 
 
-def cache_put(cache, track_id: int, cfg: FrontEndConfig, logmel: np.ndarray) -> None:
+def cached_full_logmel(cache, track_id: int, cfg: FrontEndConfig) -> Optional[np.ndarray]:
+    """The track's whole log-mel (n_mels, frames) float32 from the cache, or None."""
+    if cache is None:
+        return None
+    spec = cache.get_full_logmel(track_id, cfg.key())
+    return spec if spec is not None and spec.shape[0] == cfg.n_mels else None
+
+
+def cache_put(cache, track_id: int, cfg: FrontEndConfig, logmel: np.ndarray,
+              full_logmel: Optional[np.ndarray] = None) -> None:
     if cache is not None and logmel is not None:
         cache.put(track_id, cfg.key(), np.asarray(logmel)[:, 0])
+        if full_logmel is not None:
+            cache.put_full_logmel(track_id, cfg.key(), full_logmel)
 
 
 def cache_delete(cache, track_ids) -> None:

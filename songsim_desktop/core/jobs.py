@@ -135,7 +135,8 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
     try:
         for track_id, path in todo:
             x = store.cached_features(features_cache, track_id, cfg)
-            if x is None:
+            full = None if x is None else store.cached_full_logmel(features_cache, track_id, cfg)
+            if full is None:  # sections need the whole log-mel: without it, decode once more
                 prepared = decoding.prepare_track(path, cfg)
                 if prepared.error is not None:
                     report.failed.append((path, prepared.error))
@@ -145,7 +146,7 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
                     batch.append((track_id, prepared))
             else:
                 report.from_cache += 1
-                batch.append((track_id, PreparedTrack(path, None, None, None, logmel=x)))
+                batch.append((track_id, PreparedTrack(path, None, None, None, logmel=x, full_logmel=full)))
             done += 1
             if len(batch) >= COMMIT_EVERY:
                 commit()

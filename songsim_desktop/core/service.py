@@ -31,6 +31,7 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     TrainReport,
 )
 from songsim_desktop.core.search import TrackSearch, VectorIndex
+from songsim_desktop.core.search.sections import SectionSearch, reference_logmel
 from songsim_desktop.core.writer_lock import WriterLock
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError
 
@@ -59,6 +60,7 @@ class SongsimService:
             self.default_model_id, self.default_upgrade_from = model_lifecycle.register_shipped_default(
                 self.library, paths.default_model_path())
         self.search = TrackSearch(self.library, paths.index_dir(self.data_dir), self.active_model_id, self.embedder)
+        self.sections = SectionSearch(self.library, paths.index_dir(self.data_dir), self.active_model_id, self.embedder)
 
     def close(self) -> None:
         if self.features is not None:
@@ -198,6 +200,15 @@ class SongsimService:
     def query_track(self, track_id: int, k: int = 10) -> QueryResult:
         """Library tracks that sound like a library track; never the track itself."""
         return self.search.query_track(self.track(track_id), k)
+
+    def query_section(self, reference: "str | Path | int", start_s: Optional[float] = None,
+                      end_s: Optional[float] = None, k: int = 10, include_self: bool = False) -> QueryResult:
+        """Tracks with a part that sounds like [start_s, end_s] of ``reference`` (a file path or a
+        library track id; None = its start/end), each with the offset of its best-matching part.
+        The reference's own track is left out unless ``include_self`` (core/search/sections.py)."""
+        with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):  # it may decode here
+            name, full, own = reference_logmel(self.library, self.features, self.active_model().frontend, reference)
+            return self.sections.query(name, full, start_s, end_s, k, own, include_self)
 
     # --- library ----------------------------------------------------------------------------------------
     def tracks(self) -> list[TrackRow]:

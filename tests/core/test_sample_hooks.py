@@ -38,8 +38,14 @@ def test_a_failing_hook_loses_only_its_own_keys(tmp_path, monkeypatch):
     assert prepared.descriptors["errors"] == ["broken: ValueError: no beat here"]
 
 
-def test_without_hooks_nothing_extra_is_decoded(tmp_path, monkeypatch):
-    monkeypatch.setattr(sample_hooks, "HOOKS", [])
-    monkeypatch.setattr(decoding.audio, "load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded")))
-    prepared = decoding.prepare_track(str(write_sine(tmp_path / "c.wav", seconds=5.0)), CFG)
-    assert prepared.error is None and prepared.descriptors == {}
+def test_hooks_ride_on_the_one_whole_file_decode(tmp_path, monkeypatch):
+    """Section vectors decode each file once from start to end; hooks get their samples from that
+    decode (issue 10), so with or without hooks a file is decoded exactly once."""
+    real_load, loads = decoding.audio.load, []
+    monkeypatch.setattr(decoding.audio, "load", lambda *a, **k: loads.append(a[0]) or real_load(*a, **k))
+    for hooks in ([], [loudest_bin_hz]):
+        monkeypatch.setattr(sample_hooks, "HOOKS", hooks)
+        loads.clear()
+        prepared = decoding.prepare_track(str(write_sine(tmp_path / f"c{len(hooks)}.wav", seconds=5.0)), CFG)
+        assert prepared.error is None and len(loads) == 1
+        assert prepared.full_logmel is not None and ("peak_hz" in prepared.descriptors) == bool(hooks)

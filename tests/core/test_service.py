@@ -273,6 +273,9 @@ def test_decoder_chatter_goes_to_the_log_not_the_terminal(tmp_path, capfd):
         synth.write_track(tmp_path / "music" / f"t{i}.mp3", FAMILIES[i], 30.0, seed=i)
     with SongsimService(tmp_path / "data") as svc:
         report = drive(svc.scan_job(tmp_path / "music", workers=1))
+        # A scan decodes each file once from start to end (issue 10): no seeks.  A query of a file
+        # outside the library reads the model's crops by seeking, in this very process.
+        svc.query_file(synth.write_track(tmp_path / "outside.mp3", FAMILIES[2], 30.0, seed=5), k=1)
     assert (report.added, report.failed) == (2, [])
     assert "libmpg123" not in capfd.readouterr().err
     assert "libmpg123" in (tmp_path / "data" / "logs" / "decoders.log").read_text()

@@ -115,14 +115,14 @@ def test_a_symlink_loop_is_a_decode_error_not_an_os_error(tmp_path):
 
 def test_a_file_deleted_mid_scan_is_reported_as_deleted(tmp_path, monkeypatch):
     path = synth.write_track(tmp_path / "going.wav", FAMILY, 6.5)
-    real = decoding.audio.read_crops
+    real = decoding.audio.load  # a scan decodes each whole file once (core.full_decode)
 
-    def read_then_delete(p, cfg):
-        out = real(p, cfg)
+    def read_then_delete(p, *args, **kwargs):
+        out = real(p, *args, **kwargs)
         os.unlink(p)
         return out
 
-    monkeypatch.setattr(decoding.audio, "read_crops", read_then_delete)
+    monkeypatch.setattr(decoding.audio, "load", read_then_delete)
     prepared = decoding.prepare_track(str(path), CFG)
     assert prepared.logmel is None and prepared.error == f"while decoding {path}: {decoding.DELETED_WHILE_SCANNING}"
     monkeypatch.undo()

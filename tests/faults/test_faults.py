@@ -176,14 +176,14 @@ def test_a_file_that_keeps_changing_is_an_error_not_a_wrong_vector(tmp_path, mon
 
 def test_a_file_rewritten_while_decoding_is_flagged(tmp_path, monkeypatch):
     path = synth.write_track(tmp_path / "busy.wav", GOOD[0], 6.5)
-    real = decoding.audio.read_crops
+    real = decoding.audio.load  # a scan decodes each whole file once (core.full_decode)
 
-    def read_then_rewrite(p, cfg):
-        out = real(p, cfg)
+    def read_then_rewrite(p, *args, **kwargs):
+        out = real(p, *args, **kwargs)
         synth.write_track(path, GOOD[1], 7.5, seed=2)
         return out
 
-    monkeypatch.setattr(decoding.audio, "read_crops", read_then_rewrite)
+    monkeypatch.setattr(decoding.audio, "load", read_then_rewrite)
     prepared = decoding.prepare_track(str(path), svc_cfg())
     assert prepared.logmel is None and decoding.CHANGED_WHILE_SCANNING in prepared.error
 

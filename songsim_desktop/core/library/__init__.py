@@ -27,6 +27,7 @@ from songsim_desktop.core.library.records import (
     now_iso,
 )
 from songsim_desktop.core.library.schema import LIBRARY_MIGRATIONS
+from songsim_desktop.core.library.sections import SectionsMixin
 from songsim_desktop.core.library.store import SqliteStore
 from songsim_desktop.core.library.tags import TagsMixin
 from songsim_desktop.core.library.tracks import TracksMixin, normalise_root
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 
-class Library(TracksMixin, VectorsMixin, TagsMixin, ModelsMixin, SqliteStore):
+class Library(TracksMixin, VectorsMixin, SectionsMixin, TagsMixin, ModelsMixin, SqliteStore):
     """``Library(path)`` opens (creating and migrating) the library database at ``path``.
 
     Its methods, grouped by table in this package's modules, are the only code that speaks SQL

@@ -26,7 +26,8 @@ _CHUNK = 500
 
 
 class FeatureCache(SqliteStore):
-    """``FeatureCache(path)``: log-mel crops (n_crops, n_mels, frames) keyed by (track id, front end)."""
+    """``FeatureCache(path)``: log-mel crops (n_crops, n_mels, frames) keyed by (track id, front end),
+    and each track's whole log-mel (``full_logmel``, for section vectors)."""
 
     kind = "features cache"
 
@@ -77,13 +78,40 @@ class FeatureCache(SqliteStore):
         return self.get_many([track_id], frontend_key).get(int(track_id))
 
     def delete(self, track_ids: Iterable[int]) -> int:
-        """Drop the crops of these tracks (every front end); returns how many rows went."""
+        """Drop the crops (and whole log-mel) of these tracks (every front end); returns how many
+        crop rows went."""
         ids = [int(t) for t in track_ids]
         removed = 0
         with self.transaction() as conn:
             for start in range(0, len(ids), _CHUNK):
                 part = ids[start : start + _CHUNK]
-                removed += conn.execute(
-                    f"DELETE FROM features WHERE track_id IN ({','.join('?' * len(part))})", part
-                ).rowcount
+                marks = ','.join('?' * len(part))
+                removed += conn.execute(f"DELETE FROM features WHERE track_id IN ({marks})", part).rowcount
+                conn.execute(f"DELETE FROM full_logmel WHERE track_id IN ({marks})", part)
         return removed
+
+    # -- the whole track's log-mel (section vectors), 8-bit: dB = low + step * code ---------------
+    def put_full_logmel(self, track_id: int, frontend_key: str, spec) -> None:
+        """Store (replace) one track's log-mel (n_mels, frames) in 8 bits (~0.5 dB steps over its range)."""
+        spec = np.asarray(spec, dtype=np.float32)
+        low, high = (float(spec.min()), float(spec.max())) if spec.size else (0.0, 0.0)
+        step = max((high - low) / 255.0, 1e-6)
+        codes = np.clip(np.round((spec - low) / step), 0, 255).astype(np.uint8)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO full_logmel(track_id, frontend_key, n_mels, low, step, data) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(track_id, frontend_key) DO UPDATE SET n_mels=excluded.n_mels, low=excluded.low,"
+                " step=excluded.step, data=excluded.data",
+                (int(track_id), frontend_key, int(spec.shape[0]), low, step, codes.tobytes()),
+            )
+
+    def get_full_logmel(self, track_id: int, frontend_key: str) -> np.ndarray | None:
+        """One track's log-mel (n_mels, frames) float32, or None when it is not cached."""
+        with self.read() as conn:
+            row = conn.execute("SELECT n_mels, low, step, data FROM full_logmel WHERE track_id = ?"
+                               " AND frontend_key = ?", (int(track_id), frontend_key)).fetchone()
+        if row is None:
+            return None
+        n_mels, low, step, data = row
+        return (np.frombuffer(data, dtype=np.uint8).reshape(n_mels, -1).astype(np.float32) * np.float32(step)
+                + np.float32(low))

@@ -93,7 +93,32 @@ def library_v2(conn: sqlite3.Connection) -> None:
     )
 
 
-LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2]
+def library_sections(conn: sqlite3.Connection) -> None:
+    """Section vectors (issue 10): per (track, model) the vectors of the track's windows at a regular
+    hop, 8-bit quantised with a per-vector scale (float16), and each window's start in tenths of a
+    second (uint16).  A track's sections go with its vector: a trigger drops them whenever the
+    vector row goes (a rescan's forget_content, remove_model, a track's deletion), so the vectors'
+    change counter, which stamps the section index too, covers them."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE sections(
+            track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            starts BLOB NOT NULL,
+            scales BLOB NOT NULL,
+            codes BLOB NOT NULL,
+            PRIMARY KEY (track_id, model_id));
+        CREATE INDEX sections_by_model ON sections(model_id);
+        CREATE TRIGGER vectors_deleted_sections AFTER DELETE ON vectors BEGIN
+            DELETE FROM sections WHERE track_id = OLD.track_id AND model_id = OLD.model_id;
+        END;
+        """
+    )
+
+
+LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections]
 
 
 def features_v1(conn: sqlite3.Connection) -> None:
@@ -110,4 +135,22 @@ def features_v1(conn: sqlite3.Connection) -> None:
     )
 
 
-FEATURES_MIGRATIONS: list[Migration] = [features_v1]
+def features_sections(conn: sqlite3.Connection) -> None:
+    """The whole track's log-mel (issue 10), 8-bit with an offset and step (dB), so a re-embed
+    recomputes section vectors without decoding (a float16 copy would be twice the size)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE full_logmel(
+            track_id INTEGER NOT NULL,
+            frontend_key TEXT NOT NULL,
+            n_mels INTEGER NOT NULL,
+            low REAL NOT NULL,
+            step REAL NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (track_id, frontend_key));
+        """
+    )
+
+
+FEATURES_MIGRATIONS: list[Migration] = [features_v1, features_sections]
