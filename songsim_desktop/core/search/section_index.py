@@ -39,11 +39,11 @@ TYPICAL_SAMPLE = 512  # sections sampled for the readable similarity scale
 class SectionIndex:
     """Section vectors of one model with their owner track and start time; thread-safe."""
 
-    def __init__(self, index_dir: str | Path, model_id: str, dim: int, *, exact_limit: int = EXACT_LIMIT):
+    def __init__(self, index_dir: str | Path, model_id: str, dim: int, *, exact_limit: int | None = None):
         self.index_dir = Path(index_dir)
         self.model_id = model_id
         self.dim = int(dim)
-        self.exact_limit = exact_limit
+        self.exact_limit = EXACT_LIMIT if exact_limit is None else exact_limit
         self.fingerprint: str | None = None
         self.owners = np.zeros(0, dtype=np.int64)
         self.starts = np.zeros(0, dtype=np.float32)
