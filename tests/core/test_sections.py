@@ -158,3 +158,29 @@ def test_aggregation_by_mean_needs_the_whole_range_to_match():
     best = aggregate(labels, dists, owners, starts, offsets, "best")
     assert [h.track_id for h in mean] == [2, 1] and [h.track_id for h in best] == [1, 2]
     assert mean[0].offset == pytest.approx(10.0)  # section at 10 s matched the window at +0 s
+
+
+def test_section_reads_and_writes_go_by_index(tmp_path):
+    from songsim_desktop.core.library import Library, ModelRecord
+
+    from .test_library_queries import MODEL, assert_all_indexed, statements_during
+
+    lib = Library(tmp_path / "library.sqlite3")
+    lib.add_model(ModelRecord(MODEL, "m", str(tmp_path / "m.onnx"), 8))
+    synth.fill_library(lib, str(tmp_path / "music"), 200, MODEL)
+    ids = sorted(t.id for t in lib.tracks())
+    unit = np.eye(8, dtype=np.float32)[:4]
+
+    def work():
+        with lib.transaction() as conn:
+            for tid in ids[:16]:
+                lib.put_sections(conn, tid, MODEL, [0.0, 3.0, 6.0, 9.0], unit)
+        lib.track_sections(ids[3], MODEL)
+        lib.sections(MODEL)
+        lib.tracks_without_sections(MODEL)
+        with lib.transaction() as conn:
+            lib.forget_content(conn, ids[0])  # the trigger drops its sections with its vector
+
+    assert_all_indexed(lib, statements_during(lib, work))
+    assert lib.track_sections(ids[0], MODEL) is None and lib.track_sections(ids[1], MODEL) is not None
+    lib.close()
