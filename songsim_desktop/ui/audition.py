@@ -41,6 +41,9 @@ class AuditionController(QObject):
         self.wanted: dict[str, Optional[str]] = {REFERENCE: None, RESULT: None}  # stale answers are dropped
         self.source: Optional[str] = None  # what the player holds: REFERENCE, RESULT or None
         self.anchor_s = 0.0  # the reference's play position: results start from here
+        # A section search's selected result: (reference range start, result offset, length) in s.
+        # The result then plays from its matching moment, and A/B maps positions between the two.
+        self.match: Optional[tuple[float, float, float]] = None
         self.cache = PreviewCache()
         self.auto_preview = ctx.settings.auto_preview
         self.player.set_loop(ctx.settings.loop)
@@ -50,7 +53,7 @@ class AuditionController(QObject):
     # --- what to audition ------------------------------------------------------------------------
     def set_reference(self, path: str) -> Optional[Worker]:
         """A new search: its reference goes into the player (paused); the old result is forgotten."""
-        self.previews[RESULT] = self.wanted[RESULT] = None
+        self.previews[RESULT] = self.wanted[RESULT] = self.match = None
         self.previewCleared.emit(RESULT)
         if self.source == RESULT:
             self.player.stop()
@@ -58,9 +61,27 @@ class AuditionController(QObject):
         self.anchor_s = 0.0
         return self.request_preview(REFERENCE, str(path))
 
-    def show_result(self, path: str) -> Optional[Worker]:
-        """The selected result: drawn, and with auto-preview played from the anchor."""
+    def show_result(self, path: str, match: Optional[tuple[float, float, float]] = None) -> Optional[Worker]:
+        """The selected result: drawn, and with auto-preview played from the anchor (for a section
+        match, ``(range start, offset, length)``: from the matching moment)."""
+        self.match = match
         return self.request_preview(RESULT, str(path))
+
+    def result_position(self, reference_s: float) -> float:
+        """Where in the result the reference's position ``reference_s`` falls (section matches)."""
+        if self.match is None:
+            return reference_s
+        start, offset, length = self.match
+        into = reference_s - start
+        return offset + (into if 0.0 <= into <= length else 0.0)
+
+    def reference_position(self, result_s: float) -> float:
+        """The inverse of :meth:`result_position`, for A/B back to the reference."""
+        if self.match is None:
+            return result_s
+        start, offset, length = self.match
+        into = result_s - offset
+        return start + (into if 0.0 <= into <= length else 0.0)
 
     def request_preview(self, role: str, path: str) -> Optional[Worker]:
         """Show ``path`` for ``role``: at once from the cache, else from a worker (which is returned)."""
@@ -90,7 +111,7 @@ class AuditionController(QObject):
         if role == REFERENCE and self.source != RESULT:
             self._load_into_player(REFERENCE, 0.0, play=False)
         elif role == RESULT and self.auto_preview and self.player.available:
-            self._load_into_player(RESULT, self.anchor_s, play=True)
+            self._load_into_player(RESULT, self.result_position(self.anchor_s), play=True)
 
     def _load_into_player(self, role: str, start_s: float, play: Optional[bool]) -> None:
         preview = self.previews[role]
@@ -117,7 +138,8 @@ class AuditionController(QObject):
         position = self.player.position_s
         if self.source == REFERENCE:
             self.anchor_s = position
-        self._load_into_player(other, position, play=None)
+        mapped = self.result_position(position) if other == RESULT else self.reference_position(position)
+        self._load_into_player(other, mapped, play=None)
 
     def seek_in(self, role: str, seconds: float) -> None:
         """A click on ``role``'s spectrogram: play that one from there (a reference click moves the anchor)."""

@@ -138,7 +138,7 @@ class TrackTableModel(_RecordTableModel):
 
 
 class ResultTableModel(_RecordTableModel):
-    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags")
+    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags", "Best match")
 
     def set_matches(self, matches: Sequence[Any]) -> None:
         self.beginResetModel()
@@ -154,7 +154,7 @@ class ResultTableModel(_RecordTableModel):
             return m
         if role == SORT_ROLE:
             return (index.row() + 1, display_title(m.title, m.path), m.artist or "", m.distance,
-                    m.similarity, ", ".join(m.tags))[col]
+                    m.similarity, ", ".join(m.tags), -1.0 if m.offset is None else m.offset)[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return str(index.row() + 1)
@@ -168,6 +168,9 @@ class ResultTableModel(_RecordTableModel):
                 return f"{m.similarity:.0f} %"
             if col == 5:
                 return ", ".join(sorted(m.tags))
+            if col == 6:  # a section search's best-matching part (issue 10)
+                return "" if m.offset is None else (f"{format_duration(m.offset)}–"
+                                                    f"{format_duration(m.offset + (m.section_length or 0.0))}")
         if role == Qt.ItemDataRole.ToolTipRole:
             return m.path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4):

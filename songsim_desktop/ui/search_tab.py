@@ -22,6 +22,7 @@ from songsim_desktop.ui import actions
 from songsim_desktop.ui.audition import REFERENCE, RESULT, AuditionController
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
+from songsim_desktop.ui.section_select import SectionBar, SectionSelector, highlight, match_text
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
 from songsim_desktop.ui.widgets import bind_key, push_button, record_table
 
@@ -32,6 +33,8 @@ class SearchTab(QWidget):
         self.ctx = ctx
         self.player = ctx.player
         self.reference_path: Optional[str] = None
+        self.reference_arg = None  # what the service knows the reference by: a path or a track id
+        self.section_range: Optional[tuple[float, float]] = None  # of the last section search
         self.audition = AuditionController(ctx, self)
         self.query_worker = None
         self._query_serial = 0
@@ -94,6 +97,14 @@ class SearchTab(QWidget):
         self.result_view = SpectrogramView("selected result")
         self.reference_view.seekRequested.connect(lambda t: self.audition.seek_in(REFERENCE, t))
         self.result_view.seekRequested.connect(lambda t: self.audition.seek_in(RESULT, t))
+        self.section_selector = SectionSelector(self.reference_view, self)
+        self.section_bar = SectionBar(self.section_selector)
+        self.section_bar.findRequested.connect(self.query_section)
+        reference_box = QWidget()
+        reference_layout = QVBoxLayout(reference_box)
+        reference_layout.setContentsMargins(0, 0, 0, 0)
+        reference_layout.addWidget(self.reference_view, 1)
+        reference_layout.addWidget(self.section_bar)
 
         transport = QHBoxLayout()
         self.play_button = push_button("Play", "Play / pause (Space)", self.audition.play_pause)
@@ -131,7 +142,7 @@ class SearchTab(QWidget):
         top_layout.addLayout(buttons)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
-        self.splitter.addWidget(self.reference_view)
+        self.splitter.addWidget(reference_box)
         self.splitter.addWidget(self.result_view)
         self.splitter.setStretchFactor(0, 3)
         layout = QVBoxLayout(self)
@@ -155,17 +166,31 @@ class SearchTab(QWidget):
             self.query_file(path)
 
     def query_file(self, path: str):
+        self.reference_arg = str(path)
         return self._query(path, self.ctx.service.query_file, path)
 
     def query_track(self, track_id: int, path: str):
+        self.reference_arg = int(track_id)
         return self._query(path, self.ctx.service.query_track, track_id)
 
-    def _query(self, path: str, fn, arg):
+    def query_section(self, selected: Optional[tuple[float, float]], include_self: bool = False):
+        """Find the tracks with a part like ``selected`` (None: the whole track) of the reference."""
+        if self.reference_arg is None:
+            self.ctx.notify("open a reference first", logging.WARNING)
+            return None
+        self.section_range = selected or (0.0, self.reference_view.duration_s)
+        start, end = selected if selected else (None, None)
+        return self._query(self.reference_path, lambda ref, k: self.ctx.service.query_section(
+            ref, start, end, k, include_self), self.reference_arg, new_reference=False)
+
+    def _query(self, path: str, fn, arg, new_reference: bool = True):
         self.reference_path = str(path)
         self.reference_title.setText(f"<b>{Path(path).stem}</b>")
         self.reference_detail.setText(f"{path} — searching…")
         self.results_model.set_matches([])
-        self.audition.set_reference(str(path))
+        if new_reference:
+            self.section_range = None
+            self.audition.set_reference(str(path))
         self._query_serial += 1
         serial = self._query_serial  # a slow earlier query must not overwrite a newer one's results
         self.query_worker = self.ctx.pool.run(
@@ -176,6 +201,8 @@ class SearchTab(QWidget):
 
     def _results_arrived(self, result) -> None:
         self.results_model.set_matches(result.matches)
+        if self.section_range is not None:  # results play from their match, aligned to the range's start
+            self.audition.anchor_s = self.section_range[0]
         self.reference_detail.setText(f"{self.reference_path} — {len(result.matches)} similar tracks "
                                       f"(model {result.model_id})")
         self.table.setFocus()
@@ -188,7 +215,18 @@ class SearchTab(QWidget):
     # --- what the audition controller reports ---------------------------------------------------
     def _draw_preview(self, role: str, preview: Preview) -> None:
         title = f"{role}: {Path(preview.path).name} ({format_duration(preview.duration_s)})"
+        match = self.current_match() if role == RESULT else None
+        if match is not None and match_text(match):
+            title += f" — {match_text(match)}"
         self.views[role].show_spectrogram(preview.mel_db, preview.hop_s, preview.band_hz, title)
+        if role == REFERENCE:
+            self.section_selector.attach()
+        elif match is not None and match.offset is not None:
+            highlight(self.result_view, match.offset, match.offset + (match.section_length or 0.0))
+
+    def current_match(self):
+        index = self.table.currentIndex()
+        return self.results_proxy.record(index.row()) if index.isValid() else None
 
     def _playhead_moved(self, source: str, seconds: float) -> None:
         self.position_label.setText(format_duration(seconds))
@@ -202,7 +240,10 @@ class SearchTab(QWidget):
     def _current_result_changed(self, current, _previous) -> None:
         if not current.isValid():
             return
-        self.audition.show_result(self.results_proxy.record(current.row()).path)
+        m = self.results_proxy.record(current.row())
+        match = None if m.offset is None or self.section_range is None else (
+            self.section_range[0], m.offset, m.section_length or 0.0)
+        self.audition.show_result(m.path, match)
 
     def select_result(self, row: int) -> None:
         self.table.selectRow(row)
