@@ -23,13 +23,19 @@ import hnswlib
 import numpy as np
 
 from songsim_desktop import atomic
+from songsim_desktop.core.library.sections import dequantise, quantise
 from songsim_desktop.core.search.hnsw_file import check_hnsw_file
 from songsim_desktop.errors import IndexCorruptError
 
 STAMP_FORMAT = 1
 EXACT_LIMIT = 20000
-# M=12 keeps 10,000 four-minute tracks (790,000 sections) under 600 MB with recall@10 of the
-# aggregated ranking above 0.98 (bench/bench_sections.py); ef is raised per query to 2k.
+# The graph holds each section projected on the library's first GRAPH_DIM principal axes (fitted
+# on a sample at build time): half the memory of the full vectors, and it only has to *find* the
+# candidate tracks; they are then scored exactly with the full 128-d int8 codes (search.sections).
+# M=12 and the projection keep 10,000 four-minute tracks (790,000 sections) under 600 MB with
+# recall@10 of the aggregated ranking above 0.98 (bench/bench_sections.py); ef is 2k per query.
+GRAPH_DIM = 64
+PCA_SAMPLE = 20000
 HNSW_M = 12
 HNSW_EF_CONSTRUCTION = 100
 MIN_EF = 64
@@ -48,6 +54,13 @@ class SectionIndex:
         self.owners = np.zeros(0, dtype=np.int64)
         self.starts = np.zeros(0, dtype=np.float32)
         self._vectors: np.ndarray | None = None  # kept only for exact search (small libraries)
+        # With the graph: the sections' int8 codes and scales, memory-mapped from the saved file, to
+        # re-score a query's candidate tracks exactly (hnswlib's get_items costs ~20 us per vector).
+        self._codes: np.ndarray | None = None
+        self._scales: np.ndarray | None = None
+        # The graph's projection: x -> (x - centre) @ axes, (dim,) and (dim, graph dim).
+        self._centre = np.zeros(self.dim, dtype=np.float32)
+        self._axes = np.eye(self.dim, dtype=np.float32)
         self._hnsw: hnswlib.Index | None = None
         self._typical: np.ndarray | None = None
         self._lock = threading.RLock()
@@ -59,6 +72,10 @@ class SectionIndex:
     @property
     def labels_path(self) -> Path:
         return self.index_dir / f"{self.model_id}.sections.npz"
+
+    @property
+    def codes_path(self) -> Path:
+        return self.index_dir / f"{self.model_id}.sections.codes.npz"
 
     @property
     def stamp_path(self) -> Path:
@@ -73,15 +90,35 @@ class SectionIndex:
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(owners), self.dim)
         hnsw = None
         if len(owners) > self.exact_limit:
-            hnsw = hnswlib.Index(space="l2", dim=self.dim)
-            hnsw.init_index(max_elements=len(owners), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M)
-            hnsw.add_items(vectors, np.arange(len(owners)))
+            self.fit_projection(vectors)
+            hnsw = self.new_graph(len(owners))
+            hnsw.add_items(self.project(vectors), np.arange(len(owners)))
+        codes, scales = quantise(vectors) if hnsw is not None else (None, None)
         with self._lock:
             self.owners = owners
             self.starts = np.asarray(starts, dtype=np.float32).reshape(-1)
             self._hnsw = hnsw
             self._vectors = None if hnsw is not None else vectors
+            self._codes, self._scales = codes, scales
             self._typical = None
+
+    def fit_projection(self, vectors: np.ndarray) -> None:
+        """The graph's axes: the first GRAPH_DIM principal axes of (a seeded sample of) ``vectors``."""
+        if self.dim <= GRAPH_DIM:
+            return
+        rng = np.random.default_rng(0)
+        sample = vectors[rng.choice(len(vectors), min(len(vectors), PCA_SAMPLE), replace=False)].astype(np.float64)
+        centre = sample.mean(axis=0)
+        _, _, rows = np.linalg.svd(sample - centre, full_matrices=False)
+        self._centre, self._axes = centre.astype(np.float32), rows[:GRAPH_DIM].T.astype(np.float32)
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray((np.asarray(vectors, dtype=np.float32) - self._centre) @ self._axes)
+
+    def new_graph(self, capacity: int) -> hnswlib.Index:
+        hnsw = hnswlib.Index(space="l2", dim=self._axes.shape[1])
+        hnsw.init_index(max_elements=max(1, capacity), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M)
+        return hnsw
 
     def knn(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """For each query row, its ``k`` nearest sections: (labels (m, k) int64, distances (m, k)).
@@ -94,14 +131,16 @@ class SectionIndex:
             if self._hnsw is None:
                 return exact_knn(self._vectors, queries, k)
             self._hnsw.set_ef(max(MIN_EF, 2 * k))
-            labels, squared = self._hnsw.knn_query(queries, k=k)
+            labels, squared = self._hnsw.knn_query(self.project(queries), k=k)
+        # Distances in the projection: they rank candidates; search.sections.rerank scores them exactly.
         return labels.astype(np.int64), np.sqrt(np.maximum(squared, 0.0))
 
     def vectors(self, labels) -> np.ndarray:
         with self._lock:
+            labels = np.asarray(labels, dtype=np.int64)
             if self._hnsw is None:
-                return self._vectors[np.asarray(labels, dtype=np.int64)]
-            return np.asarray(self._hnsw.get_items(np.asarray(labels, dtype=np.int64)), dtype=np.float32)
+                return self._vectors[labels]
+            return dequantise(np.asarray(self._codes[labels]), np.asarray(self._scales[labels]))
 
     def typical_distances(self) -> np.ndarray:
         """Sorted distances between sections of different tracks (a seeded sample): the scale of
@@ -129,10 +168,15 @@ class SectionIndex:
                 if self._hnsw is not None:
                     with atomic.atomic_path(self.path) as tmp:
                         self._hnsw.save_index(str(tmp))
+                    with atomic.atomic_path(self.codes_path) as tmp:
+                        with open(tmp, "wb") as fh:  # uncompressed .npy members: memory-mappable
+                            np.save(fh, np.asarray(self._codes))
+                            np.save(fh, np.asarray(self._scales))
                 else:
                     self.path.unlink(missing_ok=True)
+                    self.codes_path.unlink(missing_ok=True)
                 buffer = io.BytesIO()
-                np.savez(buffer, owners=self.owners, starts=self.starts,
+                np.savez(buffer, owners=self.owners, starts=self.starts, centre=self._centre, axes=self._axes,
                          vectors=self._vectors if self._hnsw is None else np.zeros((0, self.dim), np.float32))
                 with atomic.atomic_path(self.labels_path) as tmp:
                     Path(tmp).write_bytes(buffer.getvalue())
@@ -145,7 +189,7 @@ class SectionIndex:
 
     def _digest(self) -> str:
         digest = hashlib.sha256()
-        for path in (self.labels_path, self.path) if self._hnsw is not None else (self.labels_path,):
+        for path in (self.labels_path, self.path, self.codes_path) if self._hnsw is not None else (self.labels_path,):
             with open(path, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
@@ -169,22 +213,28 @@ class SectionIndex:
                 raise IndexCorruptError("its files are truncated or damaged", path=self.path, action=action)
             with np.load(self.labels_path, allow_pickle=False) as saved:
                 owners, starts, vectors = saved["owners"], saved["starts"], saved["vectors"]
+                centre, axes = saved["centre"].astype(np.float32), saved["axes"].astype(np.float32)
         except (OSError, ValueError, KeyError) as exc:
             self._hnsw = None
             raise IndexCorruptError(f"cannot read it ({exc})", path=self.path, action=action) from None
         count = int(stamp.get("count", -1))
-        if len(owners) != count or len(starts) != count or (not graph and vectors.shape != (count, self.dim)):
+        if (len(owners) != count or len(starts) != count or (not graph and vectors.shape != (count, self.dim))
+                or centre.shape != (self.dim,) or axes.ndim != 2 or axes.shape[0] != self.dim):
             self._hnsw = None
             raise IndexCorruptError("it holds another number of sections than its stamp says", path=self.path,
                                     action=action)
         hnsw = None
         if graph:
-            check_hnsw_file(self.path, self.dim, count)  # a forged stamp must not crash hnswlib
-            hnsw = hnswlib.Index(space="l2", dim=self.dim)
+            check_hnsw_file(self.path, axes.shape[1], count)  # a forged stamp must not crash hnswlib
+            hnsw = hnswlib.Index(space="l2", dim=axes.shape[1])
             hnsw.load_index(str(self.path), max_elements=count)
+            codes, scales = _mapped_codes(self.codes_path, count, self.dim)
         with self._lock:
             self.owners, self.starts = owners.astype(np.int64), starts.astype(np.float32)
             self._hnsw, self._vectors = hnsw, None if graph else vectors.astype(np.float32)
+            self._centre, self._axes = centre, axes
+            if graph:
+                self._codes, self._scales = codes, scales
             self._typical = None
             self.fingerprint = expected_fingerprint
 
@@ -202,6 +252,23 @@ class SectionIndex:
         except IndexCorruptError:
             self.fingerprint = fingerprint  # a read-only data folder: searched from memory
         return self
+
+
+def _mapped_codes(path: Path, count: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The codes file's two arrays, memory-mapped (only the pages a query touches become resident)."""
+    with open(path, "rb") as fh:
+        shapes = []
+        for _ in range(2):
+            version = np.lib.format.read_magic(fh)
+            shape, _order, dtype = np.lib.format._read_array_header(fh, version)
+            shapes.append((fh.tell(), shape, dtype))
+            fh.seek(int(np.prod(shape)) * dtype.itemsize, 1)
+    (codes_at, codes_shape, codes_type), (scales_at, scales_shape, scales_type) = shapes
+    if codes_shape != (count, dim) or scales_shape != (count,):
+        raise IndexCorruptError("its codes do not match its stamp", path=path, action="loading the section index")
+    codes = np.memmap(path, dtype=codes_type, mode="r", offset=codes_at, shape=codes_shape)
+    scales = np.memmap(path, dtype=scales_type, mode="r", offset=scales_at, shape=scales_shape)
+    return codes, scales
 
 
 def exact_knn(matrix: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

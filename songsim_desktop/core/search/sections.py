@@ -8,6 +8,8 @@ windows every ``QUERY_HOP_S``; each window's nearest sections come from the sect
 - ``mean`` (the default) ranks tracks by the mean of those over the query windows: a match must
   hold over the whole range, so one lucky window of another track does not outrank the source
   (``best``, the smallest single distance, is kept for comparison: docs/benchmarks.md, "Issue 10");
+- the first ``RERANK`` tracks are then scored exactly over all their sections (the neighbour lists
+  only bound a track they barely reached), which keeps the ranking within a hair of exact search;
 - the reported offset is where the track's closest (window, section) pair puts the range's start:
   the section's start minus the window's offset within the range.
 """
@@ -34,6 +36,7 @@ MAX_QUERY_WINDOWS = 32  # a whole-track query: windows spread evenly over it
 NEIGHBOURS_PER_WINDOW = 200
 AGGREGATIONS = ("mean", "best")
 DEFAULT_AGGREGATION = "mean"
+RERANK = 128  # candidate tracks scored exactly (see rerank)
 
 
 @dataclass
@@ -82,30 +85,63 @@ def aggregate(labels: np.ndarray, dists: np.ndarray, owners: np.ndarray, starts:
     """Per-track hits from each query window's neighbours (labels/dists (m, k)), best first.
 
     ``skip(owners, starts) -> bool mask`` drops sections (the reference's own range)."""
-    m = len(labels)
-    per_track: dict[int, np.ndarray] = {}
-    best: dict[int, tuple[float, float]] = {}
-    bound = np.empty(m)
-    for j in range(m):
-        keep = np.ones(labels.shape[1], dtype=bool) if skip is None else ~skip(owners[labels[j]], starts[labels[j]])
-        row_labels, row_dists = labels[j][keep], dists[j][keep]
-        bound[j] = float(dists[j][-1]) if dists.shape[1] else 2.0
-        for label, dist in zip(row_labels, row_dists):
-            tid = int(owners[label])
-            slot = per_track.get(tid)
-            if slot is None:
-                slot = per_track[tid] = np.full(m, np.nan)
-            if np.isnan(slot[j]) or dist < slot[j]:
-                slot[j] = dist
-            if tid not in best or dist < best[tid][0]:
-                best[tid] = (float(dist), float(starts[label] - offsets[j]))
-    hits = []
-    for tid, slot in per_track.items():
-        filled = np.where(np.isnan(slot), bound, slot)
-        score = float(filled.mean()) if how == "mean" else float(filled.min())
-        hits.append(TrackHit(tid, score, best[tid][0], max(0.0, best[tid][1])))
+    m, k = labels.shape
+    own, at = owners[labels], starts[labels]
+    keep = np.ones((m, k), dtype=bool) if skip is None else ~skip(own, at)
+    bound = dists[:, -1].astype(np.float64) if k else np.full(m, 2.0)
+    rows = np.broadcast_to(np.arange(m)[:, None], (m, k))[keep]
+    tracks, column = np.unique(own[keep], return_inverse=True)
+    if not len(tracks):
+        return []
+    flat = dists[keep].astype(np.float64)
+    table = np.full((m, len(tracks)), np.inf)
+    np.minimum.at(table, (rows, column), flat)
+    # The closest (window, section) pair of each track places its offset.
+    order = np.argsort(flat, kind="stable")
+    _, first = np.unique(column[order], return_index=True)
+    pair = order[first]
+    pair_offset = at[keep][pair] - offsets[rows[pair]]
+    return _ranked(tracks, np.where(np.isinf(table), bound[:, None], table), flat[pair], pair_offset, how)
+
+
+def _ranked(tracks, table: np.ndarray, best: np.ndarray, offset: np.ndarray, how: str) -> list[TrackHit]:
+    scores = table.mean(axis=0) if how == "mean" else table.min(axis=0)
+    hits = [TrackHit(int(t), float(sc), float(b), max(0.0, float(o)))
+            for t, sc, b, o in zip(tracks, scores, best, offset)]
     hits.sort(key=lambda h: (h.score, h.track_id))
     return hits
+
+
+def rerank(index: SectionIndex, queries: np.ndarray, hits: list[TrackHit], offsets: np.ndarray,
+           how: str = DEFAULT_AGGREGATION, skip=None, count: int = RERANK) -> list[TrackHit]:
+    """The first ``count`` hits scored exactly: every section of each candidate track against every
+    query window (the neighbour lists only bound a track they barely reached).  Tracks' sections
+    are contiguous labels (the index is built ordered by track)."""
+    head, tail = hits[:count], hits[count:]
+    if not head:
+        return hits
+    ids = np.sort(np.array([h.track_id for h in head], dtype=np.int64))
+    lo, hi = np.searchsorted(index.owners, ids, "left"), np.searchsorted(index.owners, ids, "right")
+    labels = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+    own, at = index.owners[labels], index.starts[labels]
+    keep = np.ones(len(labels), dtype=bool) if skip is None else ~skip(own, at)
+    labels, own, at = labels[keep], own[keep], at[keep]
+    if not len(labels):
+        return tail
+    diff = np.maximum(2.0 - 2.0 * (queries @ index.vectors(labels).T), 0.0)  # unit vectors: |a-b|^2
+    dists = np.sqrt(diff).astype(np.float64)  # (m, sections)
+    tracks, first_of, column = np.unique(own, return_index=True, return_inverse=True)  # own is sorted
+    table = np.minimum.reduceat(dists, first_of, axis=1)
+    # The closest (window, section) pair of each track: per section its best window, then per track
+    # the first section reaching the track's minimum.
+    window_of = dists.argmin(axis=0)
+    section_best = dists[window_of, np.arange(dists.shape[1])]
+    best = np.minimum.reduceat(section_best, first_of)
+    reaching = np.flatnonzero(section_best == best[column])
+    _, first = np.unique(column[reaching], return_index=True)
+    pair = reaching[first]
+    offset = at[pair] - offsets[window_of[pair]]
+    return _ranked(tracks, table, best, offset, how) + tail
 
 
 class SectionSearch:
@@ -159,6 +195,7 @@ class SectionSearch:
                 def skip(owners, starts):
                     return owners == own_track
         hits = aggregate(labels, dists, index.owners, index.starts, query.offsets, how, skip)
+        hits = rerank(index, vectors, hits, query.offsets, how, skip, max(RERANK, 4 * k))
         typical = index.typical_distances()
         length = max(query.end_s - query.start_s, cfg.crop_seconds)
         matches = []
