@@ -1,7 +1,7 @@
 """Decoding for the long jobs: one file -> its model input, in a pool of worker processes.
 
-``prepare_track`` decodes a file's crops and computes their log-mel (never raising: a failure is the
-file's ``error``); ``recheck`` makes sure the file did not change while it was read; and
+``prepare_track`` decodes a file once, whole, and computes the log-mel of its crops and of the whole
+track (never raising: a failure is the file's ``error``); ``recheck`` makes sure the file did not change while it was read; and
 ``prepared_stream`` runs ``prepare_track`` in a "spawn" process pool (safe beside Qt's threads and in
 a PyInstaller bundle) with a time limit per file, replacing a crashed or hung worker and retrying its
 file alone.  core.jobs drives these and owns the database.
@@ -48,7 +48,8 @@ class PreparedTrack:
 
 
 def prepare_track(path: str, cfg: FrontEndConfig) -> PreparedTrack:
-    """Decode one file's crops and compute its model input (runs in a worker process).
+    """Decode one file once, whole (core.full_decode): its model input (the crops' log-mel), its
+    whole log-mel for section vectors and its sample descriptors (runs in a worker process).
 
     Never raises: every failure comes back as ``error`` so one bad file cannot stop a scan.  The
     file is stat'ed before and after decoding; if it changed in between, the samples may mix two

@@ -184,3 +184,22 @@ def test_section_reads_and_writes_go_by_index(tmp_path):
     assert_all_indexed(lib, statements_during(lib, work))
     assert lib.track_sections(ids[0], MODEL) is None and lib.track_sections(ids[1], MODEL) is not None
     lib.close()
+
+
+def test_one_whole_decode_gives_read_crops_crops_and_caps_long_files(tmp_path):
+    from songsim_desktop.core import audio
+    from songsim_desktop.core.features import FrontEndConfig, logmel_batch
+    from songsim_desktop.core.full_decode import decode_full
+
+    cfg = FrontEndConfig()
+    path = synth.write_track(tmp_path / "t.flac", FAMILIES[1], 40.0, sr=44100, seed=3)
+    whole = decode_full(path, cfg)
+    crops, info = audio.read_crops(path, cfg)
+    # The track vector is unchanged: the same crops (to the resampler's edge effects, far below the music).
+    assert np.abs(logmel_batch(whole.crops, cfg) - logmel_batch(crops, cfg)).mean() < 0.5
+    assert whole.info.duration_s == pytest.approx(info.duration_s, abs=0.01)
+    assert whole.full_logmel.shape[1] == pytest.approx(40.0 * cfg.sample_rate / cfg.hop_length, abs=3)
+    # A file longer than the limit: sections for its start only, crops still over the whole file.
+    capped = decode_full(path, cfg, limit_s=10.0)
+    assert capped.full_logmel.shape[1] == pytest.approx(10.0 * cfg.sample_rate / cfg.hop_length, abs=3)
+    assert np.abs(logmel_batch(capped.crops, cfg) - logmel_batch(crops, cfg)).mean() < 0.5

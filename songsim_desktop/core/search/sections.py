@@ -29,7 +29,7 @@ from songsim_desktop.core.features import FrontEndConfig
 from songsim_desktop.core.reports import Match, QueryResult
 from songsim_desktop.core.search.section_index import SectionIndex
 from songsim_desktop.core.search.similarity import similarity_percent
-from songsim_desktop.errors import LibraryError
+from songsim_desktop.errors import DecodeError, LibraryError
 
 QUERY_HOP_S = 1.0
 MAX_QUERY_WINDOWS = 32  # a whole-track query: windows spread evenly over it
@@ -238,4 +238,7 @@ def reference_logmel(library, features, cfg: FrontEndConfig, reference) -> tuple
             full = features.get_full_logmel(track.id, cfg.key())
     if full is None:
         full = decode_full(path, cfg).full_logmel
+    if full is None:  # only a file whose audio past its crops is damaged
+        raise DecodeError("its whole spectrogram could not be computed (damaged audio data)", path=path,
+                          action="searching by section")
     return str(path), full, None if track is None else track.id
