@@ -97,7 +97,8 @@ def run_clips(args) -> dict:
     cfg = embedder.info.frontend
     tracks, _ = prepare_corpus(args.corpus, cfg, args.cache)
     heldout = split_corpus(tracks).part(args.split)[: args.limit or None]
-    hops = (1.5, sv.SECTION_HOP_S, 4.5) if args.split == "validation" else (sv.SECTION_HOP_S,)
+    hops = tuple(float(h) for h in args.hops.split(",")) if args.hops else (
+        (1.5, sv.SECTION_HOP_S, 4.5) if args.split == "validation" else (sv.SECTION_HOP_S,))
     started = time.perf_counter()
     specs = [np.asarray(t.logmel(), dtype=np.float32) for t in heldout]
     library_vectors = np.stack([track_vector(embedder.embed_inputs(
@@ -131,12 +132,12 @@ def run_clips(args) -> dict:
                 q = embedder.embed_inputs(query.inputs)
                 for hop, index in indexes.items():
                     labels, dists = index.knn(q, section_search.NEIGHBOURS_PER_WINDOW + 80)
-                    for how in section_search.AGGREGATIONS:
+                    for how, align in [(h, True) for h in section_search.AGGREGATIONS] + [("mean", False)]:
                         found = section_search.aggregate(labels, dists, index.owners, index.starts, query.offsets, how)
-                        found = section_search.rerank(index, q, found, query.offsets, how)
+                        found = section_search.rerank(index, q, found, query.offsets, how, align=align)
                         top = found[0]
-                        hits.setdefault(f"sections {how}, hop {hop:g} s", []).append(
-                            (top.track_id == i, abs(top.offset - truth) <= OFFSET_TOLERANCE_S))
+                        name = f"sections {how}, hop {hop:g} s" + ("" if align else ", offset of the closest pair")
+                        hits.setdefault(name, []).append((top.track_id == i, abs(top.offset - truth) <= OFFSET_TOLERANCE_S))
             results[f"{seconds:g} s"] = {
                 name: {"first": float(np.mean([h for h, _ in v])),
                        "offset_within_3s": None if v[0][1] is None else float(np.mean([o for _, o in v])),
@@ -237,7 +238,7 @@ def run_index10k(args) -> dict:
     for q, best in zip(queries, exact):
         offsets = np.arange(len(q), dtype=np.float64)
         t0 = time.perf_counter()
-        labels, dists = index.knn(q, section_search.NEIGHBOURS_PER_WINDOW + 80)
+        labels, dists = index.knn(q, args.neighbours)
         hits = section_search.aggregate(labels, dists, index.owners, index.starts, offsets)
         hits = section_search.rerank(index, q, hits, offsets)
         times.append(time.perf_counter() - t0)
@@ -248,7 +249,7 @@ def run_index10k(args) -> dict:
             "build_s": build_s, "resident_mib": resident, "resident_after_queries_mib": _rss_mib() - before - exact_bytes,
             "query_ms_p50": 1000 * float(np.percentile(times, 50)),
             "query_ms_p99": 1000 * float(np.percentile(times, 99)), "recall_at_10": float(np.mean(recalls)),
-            "queries": args.queries, "cores": os.cpu_count(), "load": os.getloadavg()[0]}
+            "queries": args.queries, "neighbours": args.neighbours, "cores": os.cpu_count(), "load": os.getloadavg()[0]}
 
 
 # -- indexing cost and storage -------------------------------------------------------------------------
@@ -301,8 +302,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", default="/work/cache/features")
     parser.add_argument("--split", default="test", choices=("validation", "test"))
     parser.add_argument("--limit", type=int, default=0, help="clips: at most this many tracks (0 = all)")
+    parser.add_argument("--hops", default="", help="clips: section hops to compare, e.g. 1.5,3,4.5 "
+                        "(default: those three on validation, the app's on test)")
     parser.add_argument("--tracks", type=int, default=None)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--neighbours", type=int, default=section_search.NEIGHBOURS_PER_WINDOW + 80,
+                        help="index10k: neighbours per query window (the app asks for 200 + 8k)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
