@@ -307,7 +307,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tracks", type=int, default=None)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--neighbours", type=int, default=section_search.NEIGHBOURS_PER_WINDOW + 80,
-                        help="index10k: neighbours per query window (the app asks for 200 + 8k)")
+                        help="index10k: neighbours per query window (the app asks for NEIGHBOURS_PER_WINDOW + 8k)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

