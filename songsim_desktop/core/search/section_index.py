@@ -75,7 +75,7 @@ class SectionIndex:
 
     @property
     def codes_path(self) -> Path:
-        return self.index_dir / f"{self.model_id}.sections.codes.npz"
+        return self.index_dir / f"{self.model_id}.sections.codes"  # two .npy arrays back to back
 
     @property
     def stamp_path(self) -> Path:
