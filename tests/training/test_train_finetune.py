@@ -52,13 +52,16 @@ def service(scanned_template, isolated_data_dir):
 
 def test_one_front_end_training_input_equals_the_inference_input(service):
     """The training path (features cache, or decoding when missing) feeds the model exactly what
-    inference computes for the same file (core.audio.read_crops + features.logmel_batch), up to
-    the cache's float16 storage."""
+    the scan computed for the same file (one whole decode, core.full_decode), up to the cache's
+    float16 storage; and that is what inference of the file computes (core.audio.read_crops +
+    features.logmel_batch) up to the resampler's edge effects (a whole-file stream vs windows)."""
     frontend = service.active_model().frontend
     track = service.tracks()[0]
     crops, _ = audio.read_crops(track.path, frontend)
     inference = logmel_batch(crops, frontend)
-    expected = inference.astype(np.float16).astype(np.float32)
+    scanned = decoding.prepare_track(track.path, frontend).logmel
+    assert np.abs(scanned - inference).mean() < 0.05  # dB: far below anything the model hears
+    expected = scanned.astype(np.float16).astype(np.float32)
     cached, failed = drive(load_inputs(service.library, service.features, [track.id], frontend, CancelToken()))
     assert not failed and np.array_equal(cached[track.id], expected)
     service.features.delete([track.id])  # the decode-when-missing path gives the same numbers
