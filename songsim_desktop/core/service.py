@@ -200,17 +200,19 @@ class SongsimService:
         return self.search.query_track(self.track(track_id), k)
 
     # --- feedback: steer by listening (core/steering.py, core/odd_one_out.py) -----------------------------
-    def steer_file(self, path: str | Path) -> steering.SteeringSession:
-        """A steerable query for a file (in the library or not): judge, undo, reset, result(k)."""
+    def steer_file(self, path: str | Path, autostore: bool = True) -> steering.SteeringSession:
+        """A steerable query for a file (in the library or not): judge, undo, reset, result(k).
+        ``autostore=False``: judgements are written when ``session.store()`` runs (the GUI's worker)."""
         model_id = self.active_model_id()
         track = self.library.track_by_path(os.path.realpath(path))
         with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):
             vector, exclude, real = self.search.file_vector(path, model_id)
         reference = steering.JudgementReference(track.id if track else None, None if track else real)
-        return steering.open_session(self.library, self.search, reference, vector, exclude, model_id, real)
+        return steering.open_session(self.library, self.search, reference, vector, exclude, model_id, real,
+                                     autostore=autostore)
 
-    def steer_track(self, track_id: int) -> steering.SteeringSession:
-        return self.steer_file(self.track(track_id).path)
+    def steer_track(self, track_id: int, autostore: bool = True) -> steering.SteeringSession:
+        return self.steer_file(self.track(track_id).path, autostore)
 
     def judge(self, reference: steering.JudgementReference, result_track_id: int, sign: int) -> int:
         """Store one judgement outside a steered query (the CLI's ``songsim judge``)."""

@@ -14,6 +14,7 @@ section so the stored judgements name it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -101,39 +102,65 @@ class SteeredQuery:
 
 
 class SteeringSession:
-    """One steered query with its judgements stored in the library as they are made.
+    """One steered query with its judgements stored in the library.
 
-    ``judge`` stores the judgement (replacing an earlier one of the same reference and result) and
-    re-ranks; ``undo`` takes the last one back in both places (restoring a judgement it replaced);
+    ``judge`` re-ranks at once and stores the judgement (replacing an earlier one of the same reference
+    and result); ``undo`` takes the last one back in both places (restoring a judgement it replaced);
     ``reset`` returns to the plain ranking.  Stored judgements stay after a reset: they remain what the
     listener said, and fine-tuning learns from them.
+
+    With ``autostore=False`` (the GUI) the ranking changes at once and the library writes wait in
+    order until :meth:`store` runs (on a worker: a write may wait for a scan's transaction, and the
+    GUI thread must not).
     """
 
-    def __init__(self, library, search, steered: SteeredQuery, model_id: str, real_ref: str = ""):
+    def __init__(self, library, search, steered: SteeredQuery, model_id: str, real_ref: str = "",
+                 autostore: bool = True):
         self.library, self.search, self.steered = library, search, steered
-        self.model_id, self.real_ref = model_id, real_ref
-        self._stored: list = []  # per judgement of this session: (new judgement id, the one it replaced)
+        self.model_id, self.real_ref, self.autostore = model_id, real_ref, autostore
+        self._stored: list = []  # per stored judgement of this session: (its id, the judgement it replaced)
+        self._pending: list = []  # library writes not done yet, in order
+        self._lock = threading.Lock()
 
-    def judge(self, track_id: int, sign: int) -> int:
-        reference = self.steered.reference
-        self.steered.judge(track_id, sign)  # raises before storing when the track is not a candidate
-        replaced = next((j for j in self.library.judgements(reference) if j.result_track_id == int(track_id)), None)
-        new_id = self.library.judge(reference, track_id, sign, self.model_id)
-        self._stored.append((new_id, replaced))
-        return new_id
+    def judge(self, track_id: int, sign: int) -> None:
+        self.steered.judge(track_id, sign)  # raises before anything is queued when not a candidate
+        self._queue(("judge", int(track_id), int(sign)))
 
     def undo(self) -> Optional[int]:
         track_id = self.steered.undo()
-        if track_id is not None and self._stored:
-            new_id, replaced = self._stored.pop()
-            self.library.unjudge(new_id)
-            if replaced is not None:
-                self.library.restore_judgement(replaced)
+        if track_id is not None:
+            self._queue(("undo",))
         return track_id
 
     def reset(self) -> None:
         self.steered.reset()
-        self._stored.clear()
+        self._queue(("reset",))
+
+    def _queue(self, op: tuple) -> None:
+        with self._lock:
+            self._pending.append(op)
+        if self.autostore:
+            self.store()
+
+    def store(self) -> int:
+        """Do the queued library writes, in order; how many were done.  Safe from any thread."""
+        reference = self.steered.reference
+        with self._lock:
+            done = 0
+            while self._pending:
+                op = self._pending.pop(0)
+                if op[0] == "judge":
+                    replaced = next((j for j in self.library.judgements(reference) if j.result_track_id == op[1]), None)
+                    self._stored.append((self.library.judge(reference, op[1], op[2], self.model_id), replaced))
+                elif op[0] == "undo" and self._stored:
+                    new_id, replaced = self._stored.pop()
+                    self.library.unjudge(new_id)
+                    if replaced is not None:
+                        self.library.restore_judgement(replaced)
+                elif op[0] == "reset":
+                    self._stored.clear()
+                done += 1
+            return done
 
     @property
     def can_undo(self) -> bool:
@@ -151,9 +178,10 @@ class SteeringSession:
 
 
 def open_session(library, search, reference: JudgementReference, vector, exclude: set, model_id: str,
-                 real_ref: str = "", candidates: int = CANDIDATES, reranker=None) -> SteeringSession:
+                 real_ref: str = "", candidates: int = CANDIDATES, reranker=None,
+                 autostore: bool = True) -> SteeringSession:
     """A steering session over the ``candidates`` nearest tracks of ``vector`` in the active index."""
     index = search.index()
     ids = np.array([t for t, _ in index.query(vector, candidates, exclude_ids=exclude)], dtype=np.int64)
     steered = SteeredQuery(reference, vector, ids, index.items(ids), reranker or feedback.DEFAULT)
-    return SteeringSession(library, search, steered, model_id, real_ref)
+    return SteeringSession(library, search, steered, model_id, real_ref, autostore)

@@ -227,3 +227,16 @@ def test_an_odd_one_out_round_is_answered_into_a_triplet(scanned):
     (answer,) = svc.library.odd_one_out_answers()
     assert (answer.anchor_id, answer.positive_id, answer.odd_id) == rnd.track_ids
     assert set(svc.odd_one_out_round(np.random.default_rng(1)).track_ids) != set(rnd.track_ids)  # not asked twice
+
+
+def test_without_autostore_the_ranking_moves_at_once_and_the_writes_follow_in_order(scanned):
+    svc = scanned
+    session = svc.steer_track(svc.tracks()[1].id, autostore=False)
+    a, b = [m.track_id for m in session.result(k=8).matches][-2:]
+    session.judge(a, 1)
+    session.judge(b, -1)
+    session.undo()
+    assert session.result(k=8).matches[0].track_id == a  # re-ranked before anything is written
+    assert svc.library.judgements(session.steered.reference) == []
+    assert session.store() == 3 and session.store() == 0
+    assert [(j.result_track_id, j.sign) for j in svc.library.judgements(session.steered.reference)] == [(a, 1)]
