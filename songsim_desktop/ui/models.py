@@ -137,8 +137,11 @@ class TrackTableModel(_RecordTableModel):
         return None
 
 
+JUDGEMENT_MARKS = {1: "＋ more like this", -1: "－ not like this"}  # issue 11: a judged result's mark
+
+
 class ResultTableModel(_RecordTableModel):
-    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags")
+    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags", "Judged")
 
     def set_matches(self, matches: Sequence[Any]) -> None:
         self.beginResetModel()
@@ -154,7 +157,7 @@ class ResultTableModel(_RecordTableModel):
             return m
         if role == SORT_ROLE:
             return (index.row() + 1, display_title(m.title, m.path), m.artist or "", m.distance,
-                    m.similarity, ", ".join(m.tags))[col]
+                    m.similarity, ", ".join(m.tags), -(m.judgement or 0))[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return str(index.row() + 1)
@@ -168,6 +171,8 @@ class ResultTableModel(_RecordTableModel):
                 return f"{m.similarity:.0f} %"
             if col == 5:
                 return ", ".join(sorted(m.tags))
+            if col == 6:
+                return JUDGEMENT_MARKS.get(m.judgement, "")
         if role == Qt.ItemDataRole.ToolTipRole:
             return m.path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4):

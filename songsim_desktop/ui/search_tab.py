@@ -21,6 +21,7 @@ from songsim_desktop.core.preview import Preview
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.audition import REFERENCE, RESULT, AuditionController
 from songsim_desktop.ui.context import AppContext
+from songsim_desktop.ui.judgements import JudgementController
 from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
 from songsim_desktop.ui.widgets import bind_key, push_button, record_table
@@ -89,6 +90,7 @@ class SearchTab(QWidget):
         for b in (self.copy_button, self.reveal_button, self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        self.judging = JudgementController(self, buttons)  # more / not like this, undo, reset (issue 11)
 
         self.reference_view = SpectrogramView("reference")
         self.result_view = SpectrogramView("selected result")
@@ -165,6 +167,7 @@ class SearchTab(QWidget):
         self.reference_title.setText(f"<b>{Path(path).stem}</b>")
         self.reference_detail.setText(f"{path} — searching…")
         self.results_model.set_matches([])
+        self.judging.clear()
         self.audition.set_reference(str(path))
         self._query_serial += 1
         serial = self._query_serial  # a slow earlier query must not overwrite a newer one's results
@@ -179,6 +182,7 @@ class SearchTab(QWidget):
         self.reference_detail.setText(f"{self.reference_path} — {len(result.matches)} similar tracks "
                                       f"(model {result.model_id})")
         self.table.setFocus()
+        self.judging.results_arrived(self.reference_path)
         self.ctx.notify(f"found {len(result.matches)} tracks similar to {Path(self.reference_path).name}")
 
     def _query_failed(self, path, err) -> None:
