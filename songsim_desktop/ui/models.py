@@ -137,7 +137,7 @@ class TrackTableModel(_RecordTableModel):
         return None
 
 
-JUDGEMENT_MARKS = {1: "＋ more like this", -1: "－ not like this"}  # issue 11: a judged result's mark
+JUDGEMENT_MARKS = {1: "+ more like this", -1: "− not like this"}  # issue 11: a judged result's mark
 
 
 class ResultTableModel(_RecordTableModel):

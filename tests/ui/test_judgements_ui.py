@@ -38,7 +38,7 @@ def test_judging_reorders_at_once_marks_rows_and_undo_and_reset_restore(qtbot, j
         qtbot.keyClick(tab.table, Qt.Key.Key_Plus, Qt.KeyboardModifier.ShiftModifier)
     assert shown(tab)[0] == last  # liked: first, at once
     assert tab.results_model.rows[0].judgement == 1
-    assert tab.results_model.data(tab.results_model.index(0, 6)) == "＋ more like this"
+    assert tab.results_model.data(tab.results_model.index(0, 6)) == "+ more like this"
     assert tab.results_model.data(tab.results_model.index(1, 6)) == ""
     assert controller.selected_match().track_id == last  # the judged track stays selected
     first_other = shown(tab)[1]
