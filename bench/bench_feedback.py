@@ -188,6 +188,7 @@ def main(argv=None) -> int:
     ap.add_argument("--margin", type=float, default=0.2)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--max-steps", type=int, default=30)
+    ap.add_argument("--keep", type=float, default=0.0, help="L2-SP weight toward the shipped model's weights")
     ap.add_argument("--no-learning", action="store_true")
     ap.add_argument("--out", help="write the report as JSON here")
     args = ap.parse_args(argv)
@@ -207,7 +208,7 @@ def main(argv=None) -> int:
     print(json.dumps(report["timing"]), flush=True)
     if not args.no_learning:
         overrides = {"epochs": args.epochs, "judgement_margin": args.margin, "lr": args.lr,
-                     "max_steps_per_epoch": args.max_steps}
+                     "max_steps_per_epoch": args.max_steps, "keep_weight": args.keep}
         report["learning"] = learning(labels, app_crops, train_crops, vectors, feedback.DEFAULT, model, overrides)
         print(json.dumps(report["learning"]), flush=True)
     if args.out:

@@ -167,10 +167,15 @@ class SteeringSession:
         return self.steered.can_undo
 
     def result(self, k: int = 10):
-        """The steered ranking as a QueryResult; each Match carries its judgement (+1, -1 or None)."""
+        """The steered ranking as a QueryResult; each Match carries its judgement (+1, -1 or None).
+
+        The top ``k``, then the disliked tracks that fell below it: they stay in view with their
+        mark, so the listener sees what was said and can take it back."""
         from songsim_desktop.core.reports import QueryResult
 
-        matches = self.search.to_matches(self.steered.ranking(), self.real_ref)[:k]
+        ranking = self.steered.ranking()
+        shown = ranking[:k] + [(t, d) for t, d in ranking[k:] if self.steered.signs.get(t) == -1]
+        matches = self.search.to_matches(shown, self.real_ref)
         for m in matches:
             m.judgement = self.steered.signs.get(m.track_id)
         label = self.steered.reference.path or str(self.steered.reference.track_id)

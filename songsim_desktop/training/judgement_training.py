@@ -85,6 +85,7 @@ def train_on_judgements(inputs: Mapping[int, np.ndarray], triplets: JudgementTri
         optimiser = torch.optim.AdamW(branch.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         picker = CropPicker(data)
         loss_fn = TripletLoss()
+        start_weights = [p.detach().clone() for p in branch.parameters()]
         tag_ids = sorted(tags)
         tag_objective = ContrastiveObjective(config) if tag_ids else None
         sampler = (PairSampler(jaccard_similarity([tags[t] for t in tag_ids]), config.neighbours,
@@ -136,6 +137,9 @@ def train_on_judgements(inputs: Mapping[int, np.ndarray], triplets: JudgementTri
                 if tag_objective is not None:
                     rows = tag_order[(step * config.batch_size) % len(tag_order):][:config.batch_size]
                     loss = loss + config.tag_loss_weight * tag_objective.loss(branch, draw, rows, tag_batch_of, rng)
+                if config.keep_weight:
+                    loss = loss + config.keep_weight * sum(((p - p0) ** 2).sum() for p, p0 in
+                                                           zip(branch.parameters(), start_weights))
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()

@@ -240,3 +240,13 @@ def test_without_autostore_the_ranking_moves_at_once_and_the_writes_follow_in_or
     assert svc.library.judgements(session.steered.reference) == []
     assert session.store() == 3 and session.store() == 0
     assert [(j.result_track_id, j.sign) for j in svc.library.judgements(session.steered.reference)] == [(a, 1)]
+
+
+def test_a_disliked_result_stays_in_view_below_the_top_k(scanned):
+    svc = scanned
+    session = svc.steer_track(svc.tracks()[2].id)
+    first = session.result(k=3).matches[0].track_id
+    session.judge(first, -1)
+    shown = session.result(k=3).matches
+    assert len(shown) == 4 and shown[-1].track_id == first and shown[-1].judgement == -1
+    assert first not in [m.track_id for m in shown[:3]]

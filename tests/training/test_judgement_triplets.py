@@ -95,3 +95,22 @@ def test_too_few_triplets_is_a_clear_error(tagged_inputs):
         drive(train_on_judgements({i: inputs[n] for i, n in enumerate(names)}, triplets, {},
                                   TrainConfig(use_tags=False, use_judgements=True)))
     assert np.isnan(triplet_accuracy({}, triplets.subset([])))
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_keep_weight_holds_the_weights_near_the_parent(tagged_inputs):
+    from songsim_desktop.training.loop import _initial_branch
+
+    inputs, _ = tagged_inputs
+    names = sorted(inputs)[:12]
+    by_id = {i: inputs[n] for i, n in enumerate(names)}
+    judged = [(0, 1, 1), (0, 6, -1), (2, 3, 1), (2, 8, -1), (4, 5, 1), (4, 10, -1), (7, 9, 1), (7, 11, -1)]
+    triplets = JudgementTripletMiner().mine(judged)
+    moved = {}
+    for keep in (0.0, 100.0):
+        config = TrainConfig(epochs=2, batch_size=4, lr=3e-3, channels=(8, 16, 32, 32), embedding_dim=32,
+                             use_tags=False, use_judgements=True, keep_weight=keep, device="cpu")
+        start = _initial_branch(config, 32, None)
+        result = drive(train_on_judgements(by_id, triplets, {}, config, init_branch=start))
+        moved[keep] = sum(float(((p - q) ** 2).sum().detach()) for p, q in zip(result.branch.parameters(), start.parameters()))
+    assert moved[100.0] < 0.5 * moved[0.0]
