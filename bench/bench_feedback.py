@@ -173,6 +173,19 @@ def rerank_timing(n: int = 10_000, dim: int = 128, repeats: int = 50, seed: int 
             "judge_rerank_ms": judge_s * 1e3, "judge_rerank_over_plain_query": judge_s / plain}
 
 
+class PinOnly:
+    """Reference point: judged tracks pinned (liked first, disliked last), the rest in plain order.
+    What any re-ranker adds is its gain over this."""
+
+    name = "pin-only"
+
+    def distances(self, query, vectors, signs):
+        return np.linalg.norm(vectors - query, axis=1)
+
+    def __repr__(self) -> str:
+        return "PinOnly()"
+
+
 def grid():
     out = [feedback.Rocchio(b, g) for b in (0.25, 0.5, 1.0, 2.0) for g in (0.0, 0.25, 0.5, 1.0)]
     return out + [feedback.FittedMetric(s) for s in (1.0, 2.0, 4.0, 8.0)]
@@ -199,7 +212,7 @@ def main(argv=None) -> int:
     vectors = embed(embedder, app_crops)
     print(f"{args.split}: {len(labels)} tracks, {len(set(labels))} collections", flush=True)
     report = {"split": args.split, "tracks": len(labels), "collections": len(set(labels)), "rerank": {}}
-    for reranker in (grid() if args.grid else [feedback.DEFAULT]):
+    for reranker in [PinOnly()] + (grid() if args.grid else [feedback.DEFAULT]):
         curve = rerank_curve(vectors, labels, reranker)
         report["rerank"][repr(reranker)] = curve
         print(f"{reranker!r}: shown P@10 {[round(x, 3) for x in curve['shown']]}  "
