@@ -58,7 +58,7 @@ def test_a_fine_tune_on_judgements_separates_the_liked_family_from_the_disliked(
     names = sorted(inputs)
     config = TrainConfig(epochs=4, batch_size=16, lr=3e-3, channels=(8, 16, 32, 32), embedding_dim=32,
                          use_tags=False, use_judgements=True, judgement_margin=0.5, val_fraction=0.25,
-                         seed=0, device="cpu")
+                         seed=0, device="cpu", keep_weight=0.0)  # the triplet loss alone (keep: tested below)
     from songsim_desktop.training.loop import _initial_branch
 
     branch = _initial_branch(config, 32, None)
