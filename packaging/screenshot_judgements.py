@@ -54,7 +54,7 @@ def main() -> int:
     window.library_tab.open_demo_library()
     wait_until(lambda: window.library_tab.demo_worker.delivered and not window.library_tab.scanning and idle(),
                900, "the demo library scan")
-    window.ctx.settings.result_count = 8
+    window.ctx.settings.result_count = 6
     reference = next(t for t in window.ctx.tracks_model.rows if "bell-drone" in t.path)
     window.ctx.findSimilarRequested.emit(reference.id, reference.path)
     search = window.search_tab
