@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_id", nargs="?", metavar="ID")
 
     p = sub.add_parser("train", help="fine-tune the model on your tags (needs the 'train' extra)")
-    p.add_argument("--tags", required=True, metavar="FILE.csv", help="CSV with columns path,tags (tags split by ';')")
+    p.add_argument("--tags", metavar="FILE.csv", help="CSV with columns path,tags (tags split by ';')")
+    p.add_argument("--judgements", action="store_true", help="learn from the stored judgements (with --tags: both)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--loss", choices=training.LOSSES, default=None)
 
@@ -320,8 +321,10 @@ def read_tags_csv(path: str) -> list[tuple[str, list[str]]]:
 
 
 def cmd_train(service, args, cancel) -> int:
-    rows = read_tags_csv(args.tags)
-    base = os.path.dirname(os.path.abspath(args.tags))
+    if not args.tags and not args.judgements:
+        raise UsageError("train needs --tags FILE.csv, --judgements, or both")
+    rows = read_tags_csv(args.tags) if args.tags else []
+    base = os.path.dirname(os.path.abspath(args.tags or "."))
     failed = 0
     tags_of: dict[int, list[str]] = {}
     for path, tags in rows:
@@ -333,7 +336,7 @@ def cmd_train(service, args, cancel) -> int:
             continue
         tags_of[track.id] = tags
     service.library.set_tags(tags_of, "user")
-    config = training.TrainConfig()
+    config = training.TrainConfig(use_tags=bool(args.tags), use_judgements=args.judgements)
     if args.epochs is not None:
         config.epochs = args.epochs
     if args.loss is not None:
@@ -358,6 +361,7 @@ COMMANDS = {
 # each module has ``add_commands(subparsers)`` and a ``COMMANDS`` dict of name -> handler(service,
 # args, cancel).  Adding a feature's commands is one line here.
 COMMAND_MODULES: list[str] = [
+    "songsim_desktop.cli_judgements",
 ]
 
 

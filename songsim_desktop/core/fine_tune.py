@@ -42,6 +42,10 @@ class TrainingRequest:
     parent_id: str
     start_model_path: Path  # the parent .onnx; its weights (a checkpoint beside it) are the start
     export_path: Path  # where the trainer writes the new .onnx (files beside it share its stem)
+    # The listener's judgements (issue 11), when config.use_judgements: (reference track id or None for a
+    # reference outside the library, result track id, +1/-1), and odd-one-out answers (anchor, positive, odd).
+    judgements: list = field(default_factory=list)
+    odd_answers: list = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +75,13 @@ def gather_tags(library, config) -> dict[int, set[str]]:
             if name:
                 out.setdefault(track.id, set()).add(name)
     return out
+
+
+def gather_judgements(library) -> tuple[list, list]:
+    """(judgements as (reference track id or None, result id, sign), odd answers as (anchor, positive, odd))."""
+    judged = [(j.reference.track_id, j.result_track_id, j.sign) for j in library.judgements()]
+    odd = [(a.anchor_id, a.positive_id, a.odd_id) for a in library.odd_one_out_answers()]
+    return judged, odd
 
 
 def load_inputs(library, features, track_ids, frontend: FrontEndConfig, cancel: CancelToken
@@ -110,11 +121,14 @@ def fine_tune_job(library, features, models_dir: Path, parent: ModelInfo, open_e
     when the parent has no weights to continue from) and Cancelled; the library is then as before.
     """
     cancel = cancel or CancelToken()
-    tags = gather_tags(library, config)
-    inputs, failed = yield from load_inputs(library, features, sorted(tags), parent.frontend, cancel)
+    tags = gather_tags(library, config) if getattr(config, "use_tags", True) else {}
+    judged, odd = gather_judgements(library) if getattr(config, "use_judgements", False) else ([], [])
+    wanted = set(tags) | {t for j in judged for t in j[:2] if t is not None} | {t for a in odd for t in a}
+    inputs, failed = yield from load_inputs(library, features, sorted(wanted), parent.frontend, cancel)
     staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=".export-"))
     try:
-        request = TrainingRequest(inputs, tags, parent.frontend, parent.id, Path(parent.path), staging / "model.onnx")
+        request = TrainingRequest(inputs, tags, parent.frontend, parent.id, Path(parent.path), staging / "model.onnx",
+                                  judged, odd)
         trained = yield from trainer(request, config, cancel)
         cancel.check()
         model_path = install_model_files(trained.model_path, models_dir)

@@ -16,7 +16,7 @@ from typing import Generator, Iterable, Optional
 import numpy as np
 
 from songsim_desktop import atomic, paths
-from songsim_desktop.core import audio, fine_tune, jobs, model_lifecycle
+from songsim_desktop.core import audio, fine_tune, jobs, model_lifecycle, odd_one_out, steering
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
 from songsim_desktop.core.job_store import folder_tag
 from songsim_desktop.core.library import FeatureCache, Library, normalise_root
@@ -209,6 +209,34 @@ class SongsimService:
         with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):  # it may decode here
             name, full, own = reference_logmel(self.library, self.features, self.active_model().frontend, reference)
             return self.sections.query(name, full, start_s, end_s, k, own, include_self)
+
+    # --- feedback: steer by listening (core/steering.py, core/odd_one_out.py) -----------------------------
+    def steer_file(self, path: str | Path, autostore: bool = True) -> steering.SteeringSession:
+        """A steerable query for a file (in the library or not): judge, undo, reset, result(k).
+        ``autostore=False``: judgements are written when ``session.store()`` runs (the GUI's worker)."""
+        model_id = self.active_model_id()
+        track = self.library.track_by_path(os.path.realpath(path))
+        with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):
+            vector, exclude, real = self.search.file_vector(path, model_id)
+        reference = steering.JudgementReference(track.id if track else None, None if track else real)
+        return steering.open_session(self.library, self.search, reference, vector, exclude, model_id, real,
+                                     autostore=autostore)
+
+    def steer_track(self, track_id: int, autostore: bool = True) -> steering.SteeringSession:
+        return self.steer_file(self.track(track_id).path, autostore)
+
+    def judge(self, reference: steering.JudgementReference, result_track_id: int, sign: int) -> int:
+        """Store one judgement outside a steered query (the CLI's ``songsim judge``)."""
+        return self.library.judge(reference, result_track_id, sign, self.active_model_id())
+
+    def odd_one_out_round(self, rng: Optional[np.random.Generator] = None) -> odd_one_out.OddOneOutRound:
+        """Three tracks where the active model is least sure which one does not belong."""
+        ids, vectors = self.library.vectors(self.active_model_id())
+        asked = frozenset(frozenset((a.anchor_id, a.positive_id, a.odd_id)) for a in self.library.odd_one_out_answers())
+        return odd_one_out.pick_round(ids, vectors, rng or np.random.default_rng(), asked)
+
+    def answer_odd_one_out(self, round_: odd_one_out.OddOneOutRound, odd_id: int) -> int:
+        return self.library.record_odd_one_out(*round_.answer(odd_id), self.active_model_id())
 
     # --- library ----------------------------------------------------------------------------------------
     def tracks(self) -> list[TrackRow]:

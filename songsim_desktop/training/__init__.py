@@ -26,7 +26,10 @@ _LAZY = {
     "TrainResult": "loop",
     "export_branch": "export",
     "fine_tune": "finetune",  # the trainer the CLI and the GUI hand to core's fine-tune job
+    "JudgementTripletMiner": "judgement_triplets",  # torch-free: the GUI counts triplets with it
 }
+# Entry points that need no torch: reached even where the training extra is not installed.
+_TORCH_FREE = {"JudgementTripletMiner"}
 
 
 def available() -> bool:
@@ -44,6 +47,7 @@ def __getattr__(name: str):
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    require()
+    if name not in _TORCH_FREE:
+        require()
     module = importlib.import_module(f"{__name__}.{module_name}")
     return getattr(module, name)

@@ -51,6 +51,17 @@ class TrainConfig:
     # machine one thread avoids oversubscription, which is several times slower than one core.
     threads: Optional[int] = None
     name: str = "fine-tuned"
+    # What fine-tuning learns from (issue 11): the library's tags (contrastive pairs, or triplets by
+    # `loss`), the listener's judgements (triplet loss on judgement triplets), or both at once.
+    use_tags: bool = True
+    use_judgements: bool = False
+    judgement_margin: float = 0.2  # triplet margin on judgement triplets (chosen in bench_feedback)
+    tag_loss_weight: float = 1.0  # weight of the tag loss when learning from judgements and tags together
+    # L2-SP (judgement fine-tunes only): keep_weight * sum((w - w_start)^2) holds the weights near the
+    # parent's, so a few hundred judgements of some collections do not reshape the space for the music
+    # nobody judged.  1.0 chosen on the validation split (bench_feedback.py): without it, judging two
+    # collections cost the two unjudged ones 0.055 mAP; with 1.0, +0.003 (and more gain than 3.0).
+    keep_weight: float = 1.0
 
     def validate(self) -> "TrainConfig":
         if self.loss not in LOSSES:
@@ -61,6 +72,8 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be at least 1")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError("val_fraction must be between 0 and 1")
+        if not (self.use_tags or self.use_judgements):
+            raise ValueError("fine-tuning needs tags, judgements or both to learn from")
         if not 0.0 <= self.margin_min <= self.margin_max:
             raise ValueError("need 0 <= margin_min <= margin_max")
         return self

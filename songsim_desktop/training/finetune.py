@@ -20,6 +20,8 @@ from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.errors import ModelError
 from songsim_desktop.training.config import TrainConfig
 from songsim_desktop.training.export import checkpoint_path, export_branch
+from songsim_desktop.training.judgement_training import train_on_judgements
+from songsim_desktop.training.judgement_triplets import JudgementTripletMiner
 from songsim_desktop.training.loop import check_tags, train_steps
 from songsim_desktop.training.model import Branch, load_checkpoint
 
@@ -57,11 +59,19 @@ def fine_tune(request: TrainingRequest, config: TrainConfig | None = None, cance
     """
     config = (config or TrainConfig()).validate()
     cancel = cancel or CancelToken()
-    check_tags({t: s for t, s in request.tags.items() if t in request.inputs})
-    init = starting_branch(request.start_model_path)
-    result = yield from train_steps(request.inputs, request.tags, config, cancel, init_branch=init)
+    if config.use_judgements:
+        triplets = JudgementTripletMiner(seed=config.seed).mine(request.judgements, request.odd_answers)
+        init = starting_branch(request.start_model_path)
+        result = yield from train_on_judgements(request.inputs, triplets, request.tags, config, cancel, init)
+    else:
+        check_tags({t: s for t, s in request.tags.items() if t in request.inputs})
+        init = starting_branch(request.start_model_path)
+        result = yield from train_steps(request.inputs, request.tags, config, cancel, init_branch=init)
     cancel.check()
     metrics = _metrics(result, config)
+    if config.use_judgements:
+        metrics.update(judgement_accuracy_before=result.accuracy_before, judgement_accuracy_after=result.accuracy_after,
+                       judgement_triplets=result.triplets_train, judgement_triplets_held_out=result.triplets_held_out)
     meta = {"recipe": RECIPE, "parent": request.parent_id, "config": config.to_dict(), "metrics": metrics,
             "history": result.history}
     parity = np.concatenate([request.inputs[t] for t in result.val_ids + result.train_ids])[:PARITY_CROPS]

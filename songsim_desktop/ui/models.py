@@ -137,8 +137,11 @@ class TrackTableModel(_RecordTableModel):
         return None
 
 
+JUDGEMENT_MARKS = {1: "+ more like this", -1: "− not like this"}  # issue 11: a judged result's mark
+
+
 class ResultTableModel(_RecordTableModel):
-    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags", "Best match")
+    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags", "Best match", "Judged")
 
     def set_matches(self, matches: Sequence[Any]) -> None:
         self.beginResetModel()
@@ -154,7 +157,8 @@ class ResultTableModel(_RecordTableModel):
             return m
         if role == SORT_ROLE:
             return (index.row() + 1, display_title(m.title, m.path), m.artist or "", m.distance,
-                    m.similarity, ", ".join(m.tags), -1.0 if m.offset is None else m.offset)[col]
+                    m.similarity, ", ".join(m.tags), -1.0 if m.offset is None else m.offset,
+                    -(m.judgement or 0))[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return str(index.row() + 1)
@@ -171,6 +175,8 @@ class ResultTableModel(_RecordTableModel):
             if col == 6:  # a section search's best-matching part (issue 10)
                 return "" if m.offset is None else (f"{format_duration(m.offset)}–"
                                                     f"{format_duration(m.offset + (m.section_length or 0.0))}")
+            if col == 7:
+                return JUDGEMENT_MARKS.get(m.judgement, "")
         if role == Qt.ItemDataRole.ToolTipRole:
             return m.path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4):

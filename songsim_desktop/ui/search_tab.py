@@ -21,6 +21,7 @@ from songsim_desktop.core.preview import Preview
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.audition import REFERENCE, RESULT, AuditionController
 from songsim_desktop.ui.context import AppContext
+from songsim_desktop.ui.judgements import JudgementController
 from songsim_desktop.ui.models import RecordFilterProxy, ResultTableModel, display_title, format_duration
 from songsim_desktop.ui.section_select import SectionBar, SectionSelector, highlight, match_text
 from songsim_desktop.ui.spectrogram_view import SpectrogramView
@@ -92,6 +93,7 @@ class SearchTab(QWidget):
         for b in (self.copy_button, self.reveal_button, self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        self.judging = JudgementController(self, buttons)  # more / not like this, undo, reset (issue 11)
 
         self.reference_view = SpectrogramView("reference")
         self.result_view = SpectrogramView("selected result")
@@ -188,6 +190,7 @@ class SearchTab(QWidget):
         self.reference_title.setText(f"<b>{Path(path).stem}</b>")
         self.reference_detail.setText(f"{path} — searching…")
         self.results_model.set_matches([])
+        self.judging.clear()
         if new_reference:
             self.section_range = None
             self.audition.set_reference(str(path))
@@ -206,6 +209,7 @@ class SearchTab(QWidget):
         self.reference_detail.setText(f"{self.reference_path} — {len(result.matches)} similar tracks "
                                       f"(model {result.model_id})")
         self.table.setFocus()
+        self.judging.results_arrived(self.reference_path)
         self.ctx.notify(f"found {len(result.matches)} tracks similar to {Path(self.reference_path).name}")
 
     def _query_failed(self, path, err) -> None:

@@ -40,6 +40,7 @@ def _fetch_library(tab: LibraryTab) -> None:
 def _fetch_training(tab: TrainingTab) -> None:
     tab.models_panel.refresh_models()
     tab.refresh_tag_counts()
+    tab.feedback_panel.refresh_counts()
 
 
 TABS: tuple[TabSpec, ...] = (

@@ -23,6 +23,7 @@ from songsim_desktop import training
 from songsim_desktop.core.metadata import split_tags
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy
+from songsim_desktop.ui.feedback_panel import FeedbackPanel
 from songsim_desktop.ui.models_panel import ModelsPanel
 from songsim_desktop.ui.workers import Worker
 from songsim_desktop.ui.widgets import push_button, record_table
@@ -68,6 +69,8 @@ class TrainingTab(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self._build_training() if self.can_train else self._build_install_hint())
+        self.feedback_panel = FeedbackPanel(ctx)  # judgements, odd one out (issue 11)
+        right_layout.addWidget(self.feedback_panel)
         self.models_panel = ModelsPanel(ctx)
         right_layout.addWidget(self.models_panel)
         self.splitter.addWidget(right)
@@ -246,7 +249,8 @@ class TrainingTab(QWidget):
             return self.train_worker
         config = training.TrainConfig(epochs=self.epochs_spin.value(), loss=self.loss_combo.currentText(),
                                       use_folder_tags=self.folder_tags_box.isChecked(),
-                                      use_file_tags=self.file_tags_box.isChecked())
+                                      use_file_tags=self.file_tags_box.isChecked(),
+                                      **self.feedback_panel.config_options())
         self.losses, self.val_before, self.val_after = [], None, None
         self._draw_losses()
         self.val_label.setText("validation mAP: measuring…")
@@ -305,6 +309,7 @@ class TrainingTab(QWidget):
         self.val_after = _first(metrics, VAL_AFTER_KEYS) if _first(metrics, VAL_AFTER_KEYS) is not None \
             else self.val_after
         self._show_val()
+        self.feedback_panel.show_report(report)
         if getattr(report, "cancelled", False) or not getattr(report, "model_id", None):
             self.ctx.notify("fine-tuning stopped before a model was made")
             return

@@ -118,7 +118,42 @@ def library_sections(conn: sqlite3.Connection) -> None:
     )
 
 
-LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections]
+def library_judgements(conn: sqlite3.Connection) -> None:
+    """Issue 11: the listener's judgements of search results ("more like this" / "not like this")
+    and odd-one-out answers.  They name tracks, not vectors, so they survive model changes; the
+    model id they were made under is kept only to tell later which model the listener was steering.
+    A reference outside the library is kept by its path (and section, when a section was queried)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE judgements(
+            id INTEGER PRIMARY KEY,
+            reference_track_id INTEGER REFERENCES tracks(id) ON DELETE CASCADE,
+            reference_path TEXT,
+            section_start REAL, section_end REAL,
+            result_track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            sign INTEGER NOT NULL CHECK (sign IN (-1, 1)),
+            made_at TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            CHECK (reference_track_id IS NOT NULL OR reference_path IS NOT NULL));
+        CREATE INDEX judgements_by_reference ON judgements(reference_track_id, result_track_id);
+        CREATE INDEX judgements_by_path ON judgements(reference_path, result_track_id);
+        CREATE INDEX judgements_by_result ON judgements(result_track_id);
+        CREATE TABLE odd_one_out(
+            id INTEGER PRIMARY KEY,
+            anchor_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            positive_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            odd_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            made_at TEXT NOT NULL,
+            model_id TEXT NOT NULL);
+        CREATE INDEX odd_one_out_by_anchor ON odd_one_out(anchor_id);
+        CREATE INDEX odd_one_out_by_positive ON odd_one_out(positive_id);
+        CREATE INDEX odd_one_out_by_odd ON odd_one_out(odd_id);
+        """
+    )
+
+
+LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections, library_judgements]
 
 
 def features_v1(conn: sqlite3.Connection) -> None:

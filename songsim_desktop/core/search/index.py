@@ -165,6 +165,14 @@ class VectorIndex:
         found = [(int(t), float(d)) for t, d in zip(labels, dists) if int(t) not in excluded]
         return found[:k]
 
+    def items(self, ids) -> np.ndarray:
+        """The stored vectors of ``ids`` (all in the index), float32 (len(ids), dim)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._index.get_items(ids, return_type="numpy"), dtype=np.float32)
+
     def _exact(self, query: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
         ids = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
         matrix = np.asarray(self._index.get_items(ids, return_type="numpy"), dtype=np.float32)

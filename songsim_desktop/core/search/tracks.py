@@ -92,8 +92,14 @@ class TrackSearch:
     # --- queries ---------------------------------------------------------------------------------
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:
         """Library tracks that sound like the file at ``path`` (inside the library or not)."""
-        real = os.path.realpath(path)
         model_id = self._active_model_id()
+        vector, exclude, real = self.file_vector(path, model_id)
+        return self.matches(str(path), model_id, vector, k, exclude, real)
+
+    def file_vector(self, path: str | Path, model_id: str) -> tuple[np.ndarray, set, str]:
+        """(query vector of the file, track ids to leave out of its results, its real path): the
+        library's stored vector when the file is an unchanged library track, else embedded now."""
+        real = os.path.realpath(path)
         track = self.library.track_by_path(real) or self.library.track_by_path(os.path.abspath(path))
         vector, exclude = None, set()
         if track is not None:
@@ -102,7 +108,7 @@ class TrackSearch:
                 vector = self.library.vector(track.id, model_id)
         if vector is None:
             vector = self._embedder(model_id).embed_file(real).vector
-        return self.matches(str(path), model_id, vector, k, exclude, real)
+        return vector, exclude, real
 
     def query_track(self, track, k: int = 10) -> QueryResult:
         """Library tracks that sound like ``track`` (a library record: id, path, state), never itself."""
@@ -117,7 +123,11 @@ class TrackSearch:
         """The ``k`` nearest tracks to ``vector``, but not those in ``exclude`` nor the file ``real_ref``."""
         index = self.index()
         found = index.query(vector, k + 1, exclude_ids=exclude)
-        typical = index.typical_distances()
+        return QueryResult(reference, model_id, self.to_matches(found, real_ref)[:k])
+
+    def to_matches(self, found: Iterable[tuple[int, float]], real_ref: str) -> list[Match]:
+        """(track id, distance) pairs, in order, as Matches (the reference file itself left out)."""
+        typical = self.index().typical_distances()
         matches = []
         for tid, dist in found:
             track = self.library.track(tid)
@@ -126,7 +136,7 @@ class TrackSearch:
                 continue
             matches.append(Match(tid, track.path, dist, similarity_percent(dist, typical), track.title, track.artist,
                                  list(track.tags)))
-        return QueryResult(reference, model_id, matches[:k])
+        return matches
 
 
 def _same_identity(path: str, track) -> bool:
