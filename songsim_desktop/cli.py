@@ -354,6 +354,7 @@ COMMANDS = {
 # each module has ``add_commands(subparsers)`` and a ``COMMANDS`` dict of name -> handler(service,
 # args, cancel).  Adding a feature's commands is one line here.
 COMMAND_MODULES: list[str] = [
+    "songsim_desktop.cli_duplicates",
 ]
 
 

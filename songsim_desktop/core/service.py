@@ -16,7 +16,7 @@ from typing import Generator, Iterable, Optional
 import numpy as np
 
 from songsim_desktop import atomic, paths
-from songsim_desktop.core import audio, fine_tune, jobs, model_lifecycle
+from songsim_desktop.core import audio, duplicates, fine_tune, jobs, model_lifecycle
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
 from songsim_desktop.core.job_store import folder_tag
 from songsim_desktop.core.library import FeatureCache, Library, normalise_root
@@ -242,6 +242,18 @@ class SongsimService:
         tagged = {tid: [name] for tid, name in named.items() if name}
         self.library.set_tags(tagged, "folder")
         return len(tagged)
+
+    # --- duplicates and the sound map (issue 13: core/duplicates, core/sound_map.py) -----------------
+    def duplicates_job(self, cancel: Optional[CancelToken] = None, **thresholds):
+        """Groups of files holding one recording (read-only towards the music)."""
+        model = self.active_model()
+        source = duplicates.section_source(self.library, model.id, model.frontend)
+        return duplicates.duplicates_job(self.library, source, cancel, **thresholds)
+
+    def mark_not_duplicates(self, paths: Iterable[str], marked: bool = True) -> int:
+        """Remember (or forget) that these files are not copies of one another."""
+        paths = list(paths)
+        return self.library.mark_not_duplicates(paths) if marked else self.library.unmark_not_duplicates(paths)
 
     # --- reporting ----------------------------------------------------------------------------------------
     def status(self) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from songsim_desktop.core.library.duplicate_marks import DuplicateMarksMixin
 from songsim_desktop.core.library.feature_cache import FeatureCache
 from songsim_desktop.core.library.models import ModelsMixin
 from songsim_desktop.core.library.records import (
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 
-class Library(TracksMixin, VectorsMixin, TagsMixin, ModelsMixin, SqliteStore):
+class Library(TracksMixin, VectorsMixin, TagsMixin, ModelsMixin, DuplicateMarksMixin, SqliteStore):
     """``Library(path)`` opens (creating and migrating) the library database at ``path``.
 
     Its methods, grouped by table in this package's modules, are the only code that speaks SQL

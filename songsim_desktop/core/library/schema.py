@@ -93,7 +93,24 @@ def library_v2(conn: sqlite3.Connection) -> None:
     )
 
 
-LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2]
+def library_duplicates(conn: sqlite3.Connection) -> None:
+    """The duplicate finder (issue 13): pairs the user marked "not duplicates", by path (a rescan
+    keeps paths), and the audio fingerprints of its strict check (a cache, stamped with the file's
+    size and mtime)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE duplicate_marks(
+            path_a TEXT NOT NULL, path_b TEXT NOT NULL, marked_at TEXT NOT NULL,
+            PRIMARY KEY (path_a, path_b));
+        CREATE TABLE fingerprints(
+            track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            size INTEGER, mtime_ns INTEGER, data BLOB NOT NULL);
+        """
+    )
+
+
+LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_duplicates]
 
 
 def features_v1(conn: sqlite3.Connection) -> None:
