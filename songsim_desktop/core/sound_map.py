@@ -65,12 +65,11 @@ def pca_layout(vectors: np.ndarray) -> np.ndarray:
 def tsne_layout(vectors: np.ndarray, cancel: Optional[CancelToken] = None, n_jobs: int = 1,
                 seed: int = 0) -> Generator[Progress, None, np.ndarray]:
     """openTSNE of ``vectors``, as a job: yields progress every ``CHUNK_ITERATIONS`` iterations."""
-    from openTSNE import TSNEEmbedding, affinity  # here: a heavy import only the layout needs
-
     cancel = cancel or CancelToken()
     x = np.asarray(vectors, dtype=np.float32)
     if len(x) < MIN_TSNE_TRACKS:
         return pca_layout(x)
+    from openTSNE import TSNEEmbedding, affinity  # here: a heavy import (2 s) only a real layout needs
     meter = RateMeter()
     total = EARLY_ITERATIONS + LATE_ITERATIONS
     yield meter.progress("map", 0, total, "finding each track's neighbours")

@@ -46,6 +46,7 @@ class SearchTab(QWidget):
         self.player.stateChanged.connect(self._state_changed)
         ctx.findSimilarRequested.connect(self.query_track)
         ctx.queryFileRequested.connect(self.query_file)
+        ctx.queryTracksRequested.connect(self.query_tracks)
 
     # --- building -------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -160,6 +161,12 @@ class SearchTab(QWidget):
     def query_track(self, track_id: int, path: str):
         return self._query(path, self.ctx.service.query_track, track_id)
 
+    def query_tracks(self, track_ids: list):
+        """Several tracks as one reference (the sound map's selection); the first one auditions."""
+        first = self.ctx.tracks_model.row_of(track_ids[0])
+        path = self.ctx.tracks_model.record(first).path if first is not None else str(track_ids[0])
+        return self._query(path, self.ctx.service.query_tracks, track_ids)
+
     def _query(self, path: str, fn, arg):
         self.reference_path = str(path)
         self.reference_title.setText(f"<b>{Path(path).stem}</b>")
@@ -176,6 +183,7 @@ class SearchTab(QWidget):
 
     def _results_arrived(self, result) -> None:
         self.results_model.set_matches(result.matches)
+        self.ctx.searchAnswered.emit(result)
         self.reference_detail.setText(f"{self.reference_path} — {len(result.matches)} similar tracks "
                                       f"(model {result.model_id})")
         self.table.setFocus()
