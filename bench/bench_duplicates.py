@@ -44,6 +44,15 @@ def _mp3_level(kbps: int) -> float:
     return (320 - kbps) / 288
 
 
+def _write(path: Path, audio: np.ndarray, sr: int, **kw) -> None:
+    """In blocks: libsndfile's Vorbis encoder crashes on one write of more than ~2.6 M samples."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path), "w", sr, 1, **kw) as out:
+        for start in range(0, len(audio), 1 << 18):
+            out.write(audio[start:start + (1 << 18)])
+
+
 def plant(src: str, out_dir: str, seconds: float) -> list[str]:
     """Write the master and its 7 copies of the first ``seconds`` of ``src`` (skips existing files)."""
     import soundfile as sf
@@ -55,17 +64,15 @@ def plant(src: str, out_dir: str, seconds: float) -> list[str]:
         return [str(out / n) for n in COPIES]
     audio, sr = sf.read(src, dtype="float32", frames=int(seconds * sf.info(src).samplerate), always_2d=True)
     mono = audio.mean(axis=1)
-    sf.write(str(out / "master.flac"), mono, sr)
-    sf.write(str(out / "mp3-128k.mp3"), mono, sr, format="MP3", bitrate_mode="CONSTANT",
-             compression_level=_mp3_level(128))
-    sf.write(str(out / "mp3-96k.mp3"), mono, sr, format="MP3", bitrate_mode="CONSTANT",
-             compression_level=_mp3_level(96))
-    sf.write(str(out / "vorbis.ogg"), mono, sr)
-    sf.write(str(out / "16khz.flac"), soxr.resample(mono, sr, 16000), 16000)
-    sf.write(str(out / "trimmed-5s.wav"), mono[5 * sr:], sr)
+    _write(out / "master.flac", mono, sr)
+    _write(out / "mp3-128k.mp3", mono, sr, format="MP3", bitrate_mode="CONSTANT", compression_level=_mp3_level(128))
+    _write(out / "mp3-96k.mp3", mono, sr, format="MP3", bitrate_mode="CONSTANT", compression_level=_mp3_level(96))
+    _write(out / "vorbis.ogg", mono, sr)
+    _write(out / "16khz.flac", soxr.resample(mono, sr, 16000), 16000)
+    _write(out / "trimmed-5s.wav", mono[5 * sr:], sr)
     pad = np.zeros(2 * sr, dtype=np.float32)
-    sf.write(str(out / "padded.flac"), np.concatenate([pad, mono, pad]), sr)
-    sf.write(str(out / "quieter-6db.flac"), mono * 10 ** (-6 / 20), sr)
+    _write(out / "padded.flac", np.concatenate([pad, mono, pad]), sr)
+    _write(out / "quieter-6db.flac", mono * 10 ** (-6 / 20), sr)
     return [str(out / n) for n in COPIES]
 
 
@@ -130,9 +137,18 @@ def sweep(svc, groups) -> dict:
                 p, r, fp, fn = pair_scores(pred, groups)
                 results.append({"max_distance": dist, "min_matching": m, "min_coverage": c, "precision": p,
                                 "recall": r, "false_pairs": fp, "missed_pairs": fn})
-    # Precision first, then recall, then the strictest matching/coverage, then the loosest distance.
-    best = max(results, key=lambda x: (x["precision"] == 1.0, x["recall"], x["min_matching"], x["min_coverage"],
-                                       x["max_distance"]))
+    # Precision 1.0 first, then recall, then the strictest matching and coverage; then the candidate
+    # distance: one grid step looser than the tightest reaching that recall (a margin for unseen
+    # music), since a looser one only costs time (more candidate pairs to align).
+    perfect = [x for x in results if x["precision"] == 1.0] or results
+    top = max(perfect, key=lambda x: (x["recall"], x["min_matching"], x["min_coverage"]))
+    same = sorted((x for x in perfect if (x["recall"], x["min_matching"], x["min_coverage"]) ==
+                   (top["recall"], top["min_matching"], top["min_coverage"])), key=lambda x: x["max_distance"])
+    best = same[min(1, len(same) - 1)]
+    for x in sorted((x for x in results if (x["min_matching"], x["min_coverage"]) ==
+                     (best["min_matching"], best["min_coverage"])), key=lambda x: x["max_distance"]):
+        print(f"  validation, matching {x['min_matching']}, coverage {x['min_coverage']}, candidate distance "
+              f"{x['max_distance']}: precision {x['precision']:.3f} recall {x['recall']:.3f}", flush=True)
     return {"best": best, "grid": results}
 
 

@@ -91,7 +91,9 @@ class DuplicatesTab(QWidget):
         self.report = report
         self.tree.clear()
         for group in report.groups:
-            self.tree.addTopLevelItem(self._group_item(group))
+            item = self._group_item(group)
+            self.tree.addTopLevelItem(item)
+            item.setFirstColumnSpanned(True)  # the reason is a sentence: it gets the whole row
         self.tree.expandAll()
         self.summary.setText(f"{len(report.groups)} groups of duplicates ({report.candidates} candidate pairs "
                              f"checked, {report.ignored} marked not duplicates, {len(report.failed)} files "
