@@ -185,6 +185,7 @@ def main() -> None:
     ap.add_argument("--validation-tracks", type=int, default=12)
     ap.add_argument("--seconds", type=float, default=75.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--skip-candidate-stage", action="store_true", help="only the real-music part")
     args = ap.parse_args()
     from songsim_desktop.core.features import FrontEndConfig
     from songsim_desktop.core.progress import drive
@@ -223,6 +224,9 @@ def main() -> None:
               f"pair precision {p:.3f}, recall {r:.3f} ({fp} false pairs, {fn} missed); "
               f"{exact_groups}/{len(groups)} groups exact; keeper lossless full-rate in {keepers}/{len(found.groups)}",
               flush=True)
+    if args.skip_candidate_stage:
+        print(json.dumps(out)) if args.json else None
+        return
     stage = candidate_stage()
     out["candidates"] = stage
     print(f"candidate stage, {stage['tracks']} tracks ({stage['sections']} sections): hnswlib {stage['graph_s']:.1f} s, "

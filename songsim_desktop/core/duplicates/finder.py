@@ -23,9 +23,11 @@ from songsim_desktop.core.duplicates.report import Copy, DuplicateGroup, Duplica
 from songsim_desktop.core.duplicates.sources import SectionSource
 from songsim_desktop.core.progress import CancelToken, Progress, RateMeter
 
-MIN_MATCHING = 0.8  # share of aligned blocks whose fingerprints agree
-MIN_COVERAGE = 0.8  # share of the shorter file the aligned overlap covers
+MIN_MATCHING = 0.9  # share of aligned blocks whose fingerprints agree
+MIN_COVERAGE = 0.9  # share of the shorter file the aligned overlap covers
 MAX_BER = 0.25  # bit error rate over the whole overlap (unrelated audio: ~0.45)
+# MIN_MATCHING, MIN_COVERAGE and candidates.MAX_DISTANCE: chosen on the validation split by
+# bench/bench_duplicates.py (docs/benchmarks.md, "Issue 13").
 
 
 def is_same_recording(alignment: Alignment, min_matching: float = MIN_MATCHING,
