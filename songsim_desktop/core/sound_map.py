@@ -53,12 +53,16 @@ def _normalised(xy: np.ndarray) -> np.ndarray:
 
 def pca_layout(vectors: np.ndarray) -> np.ndarray:
     """The two principal axes of ``vectors`` (n, dim): an instant layout, (n, 2) in [-1, 1]."""
-    x = np.asarray(vectors, dtype=np.float64)
+    x = np.asarray(vectors, dtype=np.float32)
     if len(x) < 2:
         return np.zeros((len(x), 2), dtype=np.float32)
     x = x - x.mean(axis=0)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)  # (dim, dim): cheap whatever the track count
-    axes = vt[:2].T if vt.shape[0] >= 2 else np.pad(vt.T, ((0, 0), (0, 1)))
+    # The eigenvectors of the (dim, dim) covariance, not an SVD of the (n, dim) matrix: 5-30x faster
+    # at 50,000 tracks (bench/bench_map.py), and exact enough for a picture.
+    _, vecs = np.linalg.eigh((x.T @ x).astype(np.float64))
+    axes = vecs[:, ::-1][:, :2].astype(np.float32)
+    if axes.shape[1] < 2:
+        axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
     return _normalised(x @ axes)
 
 
