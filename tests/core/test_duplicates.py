@@ -81,25 +81,21 @@ def test_finds_exactly_the_planted_copies(planted):
                                         for o in offsets)
 
 
-def test_a_not_duplicates_mark_is_remembered_across_rescans(planted, tmp_path):
+def test_a_not_duplicates_mark_is_remembered_across_rescans(planted):
     svc, groups, music = planted
     first = sorted(groups[0])
     pair = [p for p in first if p.endswith(("master.flac", "copy.mp3"))]
-    try:
-        svc.mark_not_duplicates(first)  # the whole group is "not duplicates"
-        drive(svc.scan_job(music, workers=0))  # a rescan (nothing changed) ...
-        svc.close()
-        again = SongsimService(svc.data_dir)  # ... and a restart
-        report = drive(again.duplicates_job())
-        assert not any(set(pair) <= g for g in _found(report))
-        assert any(groups[1] == g for g in _found(report))
-        assert report.ignored >= len(first) - 1
-        again.mark_not_duplicates(first, marked=False)
-        assert any(groups[0] == g for g in _found(drive(again.duplicates_job())))
-    finally:
-        svc.__init__(svc.data_dir)  # the module's other tests go on with an open service
-        if "again" in locals():
-            again.close()
+    svc.mark_not_duplicates(first)  # the whole group is "not duplicates"
+    drive(svc.scan_job(music, workers=0))  # a rescan (nothing changed) ...
+    with SongsimService(svc.data_dir) as again:  # ... and another process opening the library
+        try:
+            report = drive(again.duplicates_job())
+            assert not any(set(pair) <= g for g in _found(report))
+            assert any(groups[1] == g for g in _found(report))
+            assert report.ignored >= len(first) - 1
+        finally:
+            again.mark_not_duplicates(first, marked=False)  # the module's other tests expect the group
+    assert any(groups[0] == g for g in _found(drive(svc.duplicates_job())))
 
 
 def test_export_csv_and_json_and_nothing_is_touched(planted, tmp_path):
