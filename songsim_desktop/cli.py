@@ -362,6 +362,7 @@ COMMANDS = {
 # args, cancel).  Adding a feature's commands is one line here.
 COMMAND_MODULES: list[str] = [
     "songsim_desktop.cli_judgements",
+    "songsim_desktop.cli_duplicates",
 ]
 
 

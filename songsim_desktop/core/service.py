@@ -16,7 +16,8 @@ from typing import Generator, Iterable, Optional
 import numpy as np
 
 from songsim_desktop import atomic, paths
-from songsim_desktop.core import audio, fine_tune, jobs, model_lifecycle, odd_one_out, steering
+from songsim_desktop.core import (audio, duplicates, fine_tune, jobs, model_lifecycle, odd_one_out, sound_map,
+                                  steering)
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
 from songsim_desktop.core.job_store import folder_tag
 from songsim_desktop.core.library import FeatureCache, Library, normalise_root
@@ -281,6 +282,39 @@ class SongsimService:
         tagged = {tid: [name] for tid, name in named.items() if name}
         self.library.set_tags(tagged, "folder")
         return len(tagged)
+
+    # --- duplicates and the sound map (issue 13: core/duplicates, core/sound_map.py) -----------------
+    def duplicates_job(self, cancel: Optional[CancelToken] = None, **thresholds):
+        """Groups of files holding one recording (read-only towards the music)."""
+        model = self.active_model()
+        source = duplicates.section_source(self.library, model.id, model.frontend)
+        return duplicates.duplicates_job(self.library, source, cancel, **thresholds)
+
+    def mark_not_duplicates(self, paths: Iterable[str], marked: bool = True) -> int:
+        """Remember (or forget) that these files are not copies of one another."""
+        paths = list(paths)
+        return self.library.mark_not_duplicates(paths) if marked else self.library.unmark_not_duplicates(paths)
+
+    def quick_map(self) -> sound_map.SoundMap:
+        """The instant (PCA) sound map; ``sound_map_job`` computes the t-SNE one."""
+        return sound_map.quick_map(self.library, self.active_model_id())
+
+    def cached_sound_map(self) -> Optional[sound_map.SoundMap]:
+        return sound_map.cached_map(self.data_dir, sound_map.map_key(self.library, self.active_model_id()))
+
+    def sound_map_job(self, cancel: Optional[CancelToken] = None):
+        return sound_map.layout_job(self.library, self.data_dir, self.active_model_id(), cancel)
+
+    def query_tracks(self, track_ids: Iterable[int], k: int = 10) -> QueryResult:
+        """"Find more like these": the mean of the tracks' vectors as the reference (never them)."""
+        ids = [int(t) for t in track_ids]
+        model_id = self.active_model_id()
+        vectors = [v for v in (self.library.vector(t, model_id) for t in ids) if v is not None]
+        if not vectors:
+            raise LibraryError("none of them has a vector for the active model", path=str(ids), action="querying")
+        mean = np.mean(vectors, axis=0)
+        return self.search.matches(f"{len(ids)} tracks", model_id, mean / (np.linalg.norm(mean) or 1.0), k,
+                                   set(ids), "")
 
     # --- reporting ----------------------------------------------------------------------------------------
     def status(self) -> dict:

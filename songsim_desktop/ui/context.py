@@ -27,6 +27,8 @@ class AppContext(QObject):
     queryFileRequested = Signal(str)  # path of a reference outside (or inside) the library
     addFolderRequested = Signal(str)  # a folder dropped on the window
     showTabRequested = Signal(str)  # a tab key (ui/tabs.py): bring that tab to the front
+    searchAnswered = Signal(object)  # the QueryResult the search tab shows (the map highlights it)
+    queryTracksRequested = Signal(list)  # track ids: search with them as one reference (map -> search tab)
 
     def __init__(self, service: Any, settings: Settings, player: Player, pool: Optional[WorkerPool] = None,
                  parent: Optional[QObject] = None) -> None:

@@ -50,6 +50,7 @@ class SearchTab(QWidget):
         self.player.stateChanged.connect(self._state_changed)
         ctx.findSimilarRequested.connect(self.query_track)
         ctx.queryFileRequested.connect(self.query_file)
+        ctx.queryTracksRequested.connect(self.query_tracks)
 
     # --- building -------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -175,6 +176,12 @@ class SearchTab(QWidget):
         self.reference_arg = int(track_id)
         return self._query(path, self.ctx.service.query_track, track_id)
 
+    def query_tracks(self, track_ids: list):
+        """Several tracks as one reference (the sound map's selection); the first one auditions."""
+        first = self.ctx.tracks_model.row_of(track_ids[0])
+        path = self.ctx.tracks_model.record(first).path if first is not None else str(track_ids[0])
+        return self._query(path, self.ctx.service.query_tracks, track_ids)
+
     def query_section(self, selected: Optional[tuple[float, float]], include_self: bool = False):
         """Find the tracks with a part like ``selected`` (None: the whole track) of the reference."""
         if self.reference_arg is None:
@@ -206,6 +213,7 @@ class SearchTab(QWidget):
         self.results_model.set_matches(result.matches)
         if self.section_range is not None:  # results play from their match, aligned to the range's start
             self.audition.anchor_s = self.section_range[0]
+        self.ctx.searchAnswered.emit(result)
         self.reference_detail.setText(f"{self.reference_path} — {len(result.matches)} similar tracks "
                                       f"(model {result.model_id})")
         self.table.setFocus()

@@ -14,7 +14,9 @@ from typing import Callable, Optional
 from PySide6.QtWidgets import QWidget
 
 from songsim_desktop.ui.context import AppContext
+from songsim_desktop.ui.duplicates_tab import DuplicatesTab
 from songsim_desktop.ui.library_tab import LibraryTab
+from songsim_desktop.ui.map_tab import MapTab
 from songsim_desktop.ui.search_tab import SearchTab
 from songsim_desktop.ui.training_tab import TrainingTab
 
@@ -47,5 +49,7 @@ TABS: tuple[TabSpec, ...] = (
     TabSpec("library", "&Library", "Music folders and the scanned tracks", LibraryTab, _fetch_library),
     TabSpec("search", "&Search", "Reference search, spectrograms and audition", SearchTab),
     TabSpec("training", "&Training", "Tags, fine-tuning and models", TrainingTab, _fetch_training),
+    TabSpec("map", "Sound &map", "The whole library laid out by sound", MapTab, MapTab.refresh_map),
+    TabSpec("duplicates", "&Duplicates", "Copies of one recording, and which to keep", DuplicatesTab),
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from songsim_desktop.core.library.duplicate_marks import DuplicateMarksMixin
 from songsim_desktop.core.library.feature_cache import FeatureCache
 from songsim_desktop.core.library.judgements import JudgementsMixin
 from songsim_desktop.core.library.models import ModelsMixin
@@ -50,7 +51,8 @@ __all__ = [
 ]
 
 
-class Library(TracksMixin, VectorsMixin, SectionsMixin, TagsMixin, ModelsMixin, JudgementsMixin, SqliteStore):
+class Library(TracksMixin, VectorsMixin, SectionsMixin, TagsMixin, ModelsMixin, JudgementsMixin,
+              DuplicateMarksMixin, SqliteStore):
     """``Library(path)`` opens (creating and migrating) the library database at ``path``.
 
     Its methods, grouped by table in this package's modules, are the only code that speaks SQL

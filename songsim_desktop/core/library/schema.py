@@ -118,6 +118,23 @@ def library_sections(conn: sqlite3.Connection) -> None:
     )
 
 
+def library_duplicates(conn: sqlite3.Connection) -> None:
+    """The duplicate finder (issue 13): pairs the user marked "not duplicates", by path (a rescan
+    keeps paths), and the audio fingerprints of its strict check (a cache, stamped with the file's
+    size and mtime)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE duplicate_marks(
+            path_a TEXT NOT NULL, path_b TEXT NOT NULL, marked_at TEXT NOT NULL,
+            PRIMARY KEY (path_a, path_b));
+        CREATE TABLE fingerprints(
+            track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            size INTEGER, mtime_ns INTEGER, data BLOB NOT NULL);
+        """
+    )
+
+
 def library_judgements(conn: sqlite3.Connection) -> None:
     """Issue 11: the listener's judgements of search results ("more like this" / "not like this")
     and odd-one-out answers.  They name tracks, not vectors, so they survive model changes; the
@@ -153,7 +170,7 @@ def library_judgements(conn: sqlite3.Connection) -> None:
     )
 
 
-LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections, library_judgements]
+LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections, library_judgements, library_duplicates]
 
 
 def features_v1(conn: sqlite3.Connection) -> None:
