@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol, Sequence
 
+from songsim_desktop.core.analysis.descriptors import MusicalDescriptors
 from songsim_desktop.core.analysis.track_vectors import TrackVectors
 
 
@@ -34,6 +35,7 @@ class Analyser(Protocol):
 # Every scan runs these, in this order.  Each entry makes an analyser for the scan's embedder.
 REGISTERED: list[Callable[[Any], Analyser]] = [
     TrackVectors,
+    MusicalDescriptors,
 ]
 
 
@@ -52,4 +54,4 @@ def analyse(analysers: Sequence[Analyser], tracks: Sequence[Any]) -> list[tuple[
     return [(a, a.analyse(tracks) if tracks else []) for a in analysers]
 
 
-__all__ = ["Analyser", "REGISTERED", "TrackVectors", "analyse", "for_reembed", "for_scan"]
+__all__ = ["Analyser", "MusicalDescriptors", "REGISTERED", "TrackVectors", "analyse", "for_reembed", "for_scan"]

@@ -20,10 +20,14 @@ from typing import Callable
 
 import numpy as np
 
+from songsim_desktop.core.descriptors import describe as musical_descriptors
+
 SampleHook = Callable[[np.ndarray, int], dict]
 
 # Every scan's workers run these, in this order.
-HOOKS: list[SampleHook] = []
+HOOKS: list[SampleHook] = [
+    musical_descriptors,  # tempo, key, rhythm and harmony vectors (issue 12)
+]
 
 # The part of the file the hooks see: the middle minute (intros and fade-outs are least typical).
 EXCERPT_S = 60.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from songsim_desktop.core.library.descriptors import DescriptorsMixin, TrackDescriptors
 from songsim_desktop.core.library.feature_cache import FeatureCache
 from songsim_desktop.core.library.models import ModelsMixin
 from songsim_desktop.core.library.records import (
@@ -40,6 +41,7 @@ __all__ = [
     "TRACK_STATES",
     "TAG_SOURCES",
     "KnownTrack",
+    "TrackDescriptors",
     "TrackRecord",
     "normalise_tag",
     "normalise_tags",
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 
-class Library(TracksMixin, VectorsMixin, TagsMixin, ModelsMixin, SqliteStore):
+class Library(TracksMixin, VectorsMixin, TagsMixin, ModelsMixin, DescriptorsMixin, SqliteStore):
     """``Library(path)`` opens (creating and migrating) the library database at ``path``.
 
     Its methods, grouped by table in this package's modules, are the only code that speaks SQL

@@ -93,7 +93,25 @@ def library_v2(conn: sqlite3.Connection) -> None:
     )
 
 
-LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2]
+def library_descriptors(conn: sqlite3.Connection) -> None:
+    """Tempo, key and the aspect vectors of each track (issue 12; core/library/descriptors.py).  Tempo
+    is indexed: a BPM-range filter is a range seek.  Descriptors come from the audio, not a model."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE descriptors(
+            track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            tempo REAL, tempo_confidence REAL,
+            key_tonic INTEGER CHECK (key_tonic BETWEEN 0 AND 11),
+            key_mode TEXT CHECK (key_mode IN ('major', 'minor')),
+            key_confidence REAL,
+            rhythm BLOB, harmony BLOB);
+        CREATE INDEX descriptors_by_tempo ON descriptors(tempo);
+        """
+    )
+
+
+LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_descriptors]
 
 
 def features_v1(conn: sqlite3.Connection) -> None:
