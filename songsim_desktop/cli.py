@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Optional, TextIO
 
-from songsim_desktop import training  # the entry point only: torch is imported by training.fine_tune
+from songsim_desktop import cli_aspects, training  # training: the entry point only: torch is imported by training.fine_tune
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 # Without a terminal (a log file, CI), one progress line every this many seconds.
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("-k", type=int, default=10, help="how many matches (default 10)")
     p.add_argument("--json", action="store_true", help="one JSON line per reference")
+    cli_aspects.add_query_options(p)
 
     p = sub.add_parser("export-vectors", help="write every track vector of the active model to an .npz")
     p.add_argument("--out", required=True, metavar="FILE.npz")
@@ -221,10 +222,11 @@ def cmd_query(service, args, cancel) -> int:
 
     if not 1 <= args.k <= MAX_K:
         raise UsageError(f"-k must be between 1 and {MAX_K}")
+    cli_aspects.check_options(args)
     failed = 0
     for ref in args.files:
         try:
-            result = service.query_file(ref, k=args.k)
+            result = cli_aspects.query(service, ref, args)
         except (SongsimError, OSError) as err:  # one bad reference must not stop the others
             failed += 1
             if not isinstance(err, SongsimError):
@@ -235,7 +237,7 @@ def cmd_query(service, args, cancel) -> int:
             continue
         if args.json:
             results = [{"path": m.path, "distance": round(m.distance, 6), "similarity": round(m.similarity, 2),
-                        "title": m.title, "artist": m.artist} for m in result.matches]
+                        "title": m.title, "artist": m.artist, **cli_aspects.match_fields(m)} for m in result.matches]
             print(json.dumps({"query": ref, "results": results}, ensure_ascii=False))
         else:
             _print_table(ref, result)
@@ -249,7 +251,7 @@ def _print_table(ref: str, result) -> None:
         print("  no matches: the library is empty or nothing is indexed for this model")
     for rank, m in enumerate(result.matches, 1):
         name = " - ".join(x for x in (m.artist, m.title) if x) or os.path.basename(m.path)
-        print(f"  {rank:>2}. {m.similarity:5.1f}%  d={m.distance:.3f}  {name}  [{m.path}]")
+        print(f"  {rank:>2}. {m.similarity:5.1f}%  d={m.distance:.3f}  {name}  [{m.path}]{cli_aspects.describe_match(m)}")
     print()
 
 
@@ -267,6 +269,7 @@ def cmd_status(service, args, cancel) -> int:
     counts = status["counts"]
     print(f"data folder: {status['data_dir']}")
     print(f"model: {status['model_id']} ({status['model_name']}), {status['vectors']} tracks embedded")
+    print(f"tempo and key: {status['tempo_and_key']} tracks")
     print("folders: " + (", ".join(status["roots"]) or "none (add one with 'songsim index DIR')"))
     print("tracks: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
     for path, reason in status["errors"]:
