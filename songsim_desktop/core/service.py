@@ -218,7 +218,8 @@ class SongsimService:
 
     # --- library ----------------------------------------------------------------------------------------
     def tracks(self) -> list[TrackRow]:
-        return [_row(t) for t in self.library.tracks()]
+        tempo_and_key = self.library.tempo_and_key()
+        return [_row(t, *tempo_and_key.get(t.id, (None, None))) for t in self.library.tracks()]
 
     def track(self, track_id: int) -> TrackRow:
         found = self.library.track(track_id)
@@ -298,6 +299,6 @@ class SongsimService:
         return int(len(ids))
 
 
-def _row(t) -> TrackRow:
+def _row(t, tempo: Optional[float] = None, key: Optional[str] = None) -> TrackRow:
     return TrackRow(t.id, t.path, t.title, t.artist, t.album, t.genre, t.duration_s, t.format, t.state,
-                    t.error, list(t.tags))
+                    t.error, list(t.tags), tempo, key)

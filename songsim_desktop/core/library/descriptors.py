@@ -62,6 +62,14 @@ class DescriptorsMixin:
                                          f"({placeholders(len(part))})", part).fetchall()
         return {row[0]: _record(row) for row in rows}
 
+    def tempo_and_key(self) -> dict[int, tuple[Optional[float], Optional[str]]]:
+        """{track id: (BPM, "A minor")} of every described track (the tables' columns; no vectors read)."""
+        from songsim_desktop.core.descriptors.camelot import key_name
+
+        with self.read() as conn:
+            rows = conn.execute("SELECT track_id, tempo, key_tonic, key_mode FROM descriptors").fetchall()
+        return {r[0]: (r[1], key_name(r[2], r[3]) if r[2] is not None and r[3] else None) for r in rows}
+
     def track_ids_by_tempo(self, lo: float, hi: float) -> list[int]:
         """Tracks whose tempo is within [lo, hi] BPM (a range seek on ``descriptors_by_tempo``)."""
         with self.read() as conn:
