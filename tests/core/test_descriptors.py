@@ -72,3 +72,11 @@ def test_octave_aware_tempo_rules():
     assert abs(tempo.octave_distance(120.0, 90.0) - abs(np.log2(120 / 90))) < 1e-9
     assert tempo.within(61.0, 118, 126, octave_aware=True) and not tempo.within(61.0, 118, 126)
     assert tempo.within(244.0, 118, 126, octave_aware=True) and not tempo.within(100.0, 118, 126, True)
+
+
+def test_without_a_low_band_the_whole_spectrums_periodicity_stands():
+    frame_rate = 100.0
+    envelope = np.zeros(3000)
+    envelope[::50] = 1.0  # a click every 0.5 s: 120 BPM, nothing in the low band
+    bpm, confidence = tempo.estimate(envelope, np.zeros_like(envelope), frame_rate)
+    assert abs(bpm - 120.0) < 2.0 and confidence > 0.5

@@ -67,10 +67,10 @@ def estimate(full_envelope: np.ndarray, low_envelope: np.ndarray, frame_rate: fl
         lag = _peak_near(full, strongest * ratio)
         if lag is not None and lag > 0 and RANGE_BPM[0] <= to_bpm(lag) <= RANGE_BPM[1]:
             levels.append((lag, low[int(round(lag))] if int(round(lag)) < len(low) else 0.0))
-    if not levels:
+    best = max((support for _, support in levels), default=0.0)
+    if best <= 0:  # the low band says nothing (no bass or kick): the whole spectrum's periodicity stands
         lag = _peak_near(full, strongest) or float(strongest)
     else:
-        best = max(support for _, support in levels)
         lag = min(lag for lag, support in levels if support >= LEVEL_SUPPORT * best)
     return float(to_bpm(lag)), float(np.clip(full[int(round(lag))], 0.0, 1.0))
 

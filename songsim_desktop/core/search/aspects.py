@@ -227,7 +227,7 @@ def candidate_set(matches: list[Match], library, query: Described) -> CandidateS
 
 def reference_described(library, path: str, sample_rate: int) -> Described:
     """The descriptors of a query file: stored ones when it is an unchanged library track, else
-    computed now from its middle minute (as a scan would; about 2 s the first time: librosa's import)."""
+    computed now from its middle 30 s (as a scan would; about 2 s the first time: librosa's import)."""
     import os
 
     from songsim_desktop.core import audio
