@@ -225,7 +225,7 @@ class SongsimService:
         found = self.library.track(track_id)
         if found is None:
             raise LibraryError("no such track in the library", path=str(track_id), action="reading track")
-        return _row(found)
+        return _row(found, *self.library.tempo_and_key([found.id]).get(found.id, (None, None)))
 
     def roots(self) -> list[str]:
         return [r.path for r in self.library.roots()]

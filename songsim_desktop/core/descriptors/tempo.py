@@ -3,11 +3,11 @@ level a listener taps.
 
 An onset envelope repeats at every metrical level at once (the bar, the beat, the eighth notes), so
 its strongest periodicity is often half or double the tempo a person would name: the classic
-"octave error".  Two envelopes are used: the whole spectrum's finds the periodicity; the low band's
+"octave error".  Two envelopes are used: the whole spectrum's finds the periodicities; the low band's
 (below ``LOW_BAND_HZ``: kick drum, bass, the snare's body; hi-hats and shakers hardly reach it)
-picks the level: among half, a third, double and triple of it within ``RANGE_BPM``, the fastest that
-the low band still supports almost as strongly (``LEVEL_SUPPORT``) as its best.  Hi-hat eighths thus
-do not double a slow groove, and a bar-long kick pattern does not halve a fast one.
+picks the level: the fastest periodicity that the low band still supports almost as strongly
+(``LEVEL_SUPPORT``) as its best.  Hi-hat eighths thus do not double a slow groove, and a bar-long
+kick pattern does not halve a fast one.
 
 The thresholds were chosen on synthesised drum loops (core/synth_music.py); bench/bench_descriptors.py
 measures the result on a fresh set and on real tracks.
@@ -18,10 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 LOW_BAND_HZ = 700.0
-RANGE_BPM = (55.0, 190.0)  # where the tapped level is looked for (half/double of it is still found)
-SEARCH_BPM = (40.0, 240.0)  # where the first periodicity is looked for
-LEVEL_SUPPORT = 0.6
-PRIOR_CENTRE_BPM = 120.0  # a broad preference (one octave s.d.) among periodicities of equal strength
+RANGE_BPM = (55.0, 190.0)  # where the beat is looked for
+PEAK_FLOOR = 0.3  # a candidate periodicity is at least this share of the strongest one in range
+LEVEL_SUPPORT = 0.7
 
 
 def autocorrelation(envelope: np.ndarray) -> np.ndarray:
@@ -50,29 +49,27 @@ def _peak_near(ac: np.ndarray, lag: float, tolerance: float = 0.04) -> float | N
 def estimate(full_envelope: np.ndarray, low_envelope: np.ndarray, frame_rate: float) -> tuple[float, float]:
     """(BPM, confidence 0..1) from two onset envelopes sampled at ``frame_rate`` Hz.
 
-    The confidence is the whole-spectrum autocorrelation at the chosen beat period: near 1 for a
-    steady drum loop, near 0 for rubato or beatless audio.  (0.0, 0.0) when no periodicity is found.
+    The candidates are the whole-spectrum autocorrelation's peaks within ``RANGE_BPM`` at least
+    ``PEAK_FLOOR`` as high as the highest; the beat is the fastest of them that the low band supports
+    at ``LEVEL_SUPPORT`` of its best.  The confidence is the whole-spectrum autocorrelation at the
+    chosen period: near 1 for a steady drum loop, near 0 for rubato or beatless audio.  (0.0, 0.0)
+    when there is no periodicity in range.
     """
     full, low = autocorrelation(full_envelope), autocorrelation(low_envelope)
-    to_bpm = lambda lag: 60.0 * frame_rate / lag  # noqa: E731
-    first, last = int(60.0 * frame_rate / SEARCH_BPM[1]), int(60.0 * frame_rate / SEARCH_BPM[0])
+    first, last = int(60.0 * frame_rate / RANGE_BPM[1]), int(np.ceil(60.0 * frame_rate / RANGE_BPM[0]))
     peaks = [lag for lag in range(max(first, 1), min(last, len(full) - 1))
              if full[lag] > full[lag - 1] and full[lag] >= full[lag + 1] and full[lag] > 0]
     if not peaks:
         return 0.0, 0.0
-    prior = lambda bpm: np.exp(-0.5 * np.log2(bpm / PRIOR_CENTRE_BPM) ** 2)  # noqa: E731
-    strongest = max(peaks, key=lambda lag: full[lag] * prior(to_bpm(lag)))
-    levels = []
-    for ratio in (1 / 3, 1 / 2, 1, 2, 3):
-        lag = _peak_near(full, strongest * ratio)
-        if lag is not None and lag > 0 and RANGE_BPM[0] <= to_bpm(lag) <= RANGE_BPM[1]:
-            levels.append((lag, low[int(round(lag))] if int(round(lag)) < len(low) else 0.0))
-    best = max((support for _, support in levels), default=0.0)
+    highest = max(full[lag] for lag in peaks)
+    peaks = [lag for lag in peaks if full[lag] >= PEAK_FLOOR * highest]
+    best = max(low[lag] for lag in peaks)
     if best <= 0:  # the low band says nothing (no bass or kick): the whole spectrum's periodicity stands
-        lag = _peak_near(full, strongest) or float(strongest)
+        chosen = max(peaks, key=lambda lag: full[lag])
     else:
-        lag = min(lag for lag, support in levels if support >= LEVEL_SUPPORT * best)
-    return float(to_bpm(lag)), float(np.clip(full[int(round(lag))], 0.0, 1.0))
+        chosen = min(lag for lag in peaks if low[lag] >= LEVEL_SUPPORT * best)
+    lag = _peak_near(full, chosen) or float(chosen)
+    return float(60.0 * frame_rate / lag), float(np.clip(full[chosen], 0.0, 1.0))
 
 
 def octave_distance(bpm_a: float, bpm_b: float) -> float:

@@ -62,12 +62,19 @@ class DescriptorsMixin:
                                          f"({placeholders(len(part))})", part).fetchall()
         return {row[0]: _record(row) for row in rows}
 
-    def tempo_and_key(self) -> dict[int, tuple[Optional[float], Optional[str]]]:
-        """{track id: (BPM, "A minor")} of every described track (the tables' columns; no vectors read)."""
+    def tempo_and_key(self, track_ids: Optional[Iterable[int]] = None) -> dict[int, tuple[Optional[float], Optional[str]]]:
+        """{track id: (BPM, "A minor")} of the described tracks among ``track_ids`` (None: all); no vectors read."""
         from songsim_desktop.core.descriptors.camelot import key_name
 
+        sql = "SELECT track_id, tempo, key_tonic, key_mode FROM descriptors"
         with self.read() as conn:
-            rows = conn.execute("SELECT track_id, tempo, key_tonic, key_mode FROM descriptors").fetchall()
+            if track_ids is None:
+                rows = conn.execute(sql).fetchall()
+            else:
+                ids, rows = [int(t) for t in track_ids], []
+                for i in range(0, len(ids), CHUNK):
+                    part = ids[i:i + CHUNK]
+                    rows += conn.execute(f"{sql} WHERE track_id IN ({placeholders(len(part))})", part).fetchall()
         return {r[0]: (r[1], key_name(r[2], r[3]) if r[2] is not None and r[3] else None) for r in rows}
 
     def track_ids_by_tempo(self, lo: float, hi: float) -> list[int]:
