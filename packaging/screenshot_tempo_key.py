@@ -1,5 +1,6 @@
-"""The screenshot of issue 12 (docs/screenshots/tempo-key-aspects.png): tempo and key columns, the
-tempo/key filter bar and the aspect sliders in the Search tab, offscreen (no X server needed).
+"""The screenshots of issue 12 (docs/screenshots/tempo-key-*.png): tempo and key columns, the tempo/key
+filter bar and the aspect sliders in the Search tab, the Library tab filtered to keys that mix with
+8A, offscreen (no X server needed).
 
     PYTHONPATH=. .venv/bin/python packaging/screenshot_tempo_key.py [--out docs/screenshots]
 
@@ -38,7 +39,7 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["SONGSIM_DATA_DIR"] = data = tempfile.mkdtemp(prefix="songsim-shot-12-")
     import soundfile as sf
-    from PySide6.QtCore import QEventLoop
+    from PySide6.QtCore import QEventLoop, Qt
 
     from songsim_desktop.core import synth_music
     from songsim_desktop.core.descriptors import camelot
@@ -79,6 +80,11 @@ def main() -> int:
                and not window.library_tab.scanning, 600, "the scan")
     window.ctx.refresh_tracks()
     wait_until(lambda: window.ctx.pool.idle, 60, "the table")
+    library = window.library_tab
+    library.table.sortByColumn(library.proxy.sourceModel().COLUMNS.index("Key"), Qt.SortOrder.AscendingOrder)
+    library.tempo_key_filter.set_compatible("8A")  # keys that mix with A minor
+    shoot("tempo-key-library.png")
+    library.tempo_key_filter.set_compatible(None)
     reference = next(t for t in window.ctx.tracks_model.rows if t.path.endswith(" electronic four-on-floor A minor.wav"))
     window.ctx.findSimilarRequested.emit(reference.id, reference.path)
     wait_until(lambda: window.ctx.pool.idle and window.search_tab.results_model.rowCount() > 0, 120, "results")

@@ -33,13 +33,14 @@ def format_key(key: Optional[str]) -> str:
     return f"{key} ({code_of(key)})" if key else ""
 
 
-def key_sort_value(key: Optional[str]) -> tuple:
-    """Sort along the Camelot wheel (1A, 1B, 2A, ...), so neighbours in the table mix well; no key last."""
+def key_sort_value(key: Optional[str]) -> int:
+    """Sort along the Camelot wheel (1A, 1B, 2A, ...), so neighbours in the table mix well; no key last.
+    An int: Qt's sort compares plain numbers, not Python tuples."""
     code = code_of(key)
     if code is None:
-        return (99, "")
+        return 1000
     number, letter = camelot.parse_code(code)
-    return (number, letter)
+    return 2 * number + (letter == "B")
 
 
 class TempoKeyFilter(QWidget):

@@ -73,6 +73,8 @@ def test_library_table_shows_sorts_and_filters_tempo_and_key(window):
     assert abs(float(tempi["neither"]) - 124.0) < 5 and tempi["neither"].count(".") == 1  # one decimal
     tab.table.sortByColumn(column(proxy.sourceModel(), "Tempo"), Qt.SortOrder.AscendingOrder)  # as numbers
     assert [float(t) for t in shown(proxy, "Tempo")] == sorted(float(t) for t in shown(proxy, "Tempo"))
+    tab.table.sortByColumn(column(proxy.sourceModel(), "Key"), Qt.SortOrder.AscendingOrder)  # the Camelot wheel
+    assert shown(proxy, "Key") == ["Eb major (5B)", "C major (8B)", "C major (8B)", "F# minor (11A)"]
     tab.tempo_key_filter.set_bpm(118, 126)
     assert names(proxy) == ["neither"]
     tab.tempo_key_filter.set_bpm(70, 80, octave_aware=True)  # 150 BPM is double 75
