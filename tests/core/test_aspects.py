@@ -53,10 +53,38 @@ def test_a_scan_stores_tempo_and_key_and_queries_show_them(scanned):
     assert match.key == "C major" and abs(match.tempo - 150.0) < 6
 
 
-def test_a_reembed_keeps_the_descriptors(scanned):
-    from songsim_desktop.core import analysis
-    assert all(a.uses_model for a in analysis.for_reembed(scanned[0].embedder()))
-    assert not any(a.uses_model for a in analysis.for_scan(scanned[0].embedder()) if a.name == "tempo and key")
+def test_tracks_by_tempo_range(scanned):
+    svc, ids = scanned
+    assert sorted(svc.library.track_ids_by_tempo(140, 160)) == sorted([ids["chords"], ids["timbre"]])
+    assert svc.library.track_ids_by_tempo(200, 300) == []
+
+
+def test_a_model_switch_keeps_the_descriptors_without_recomputing_them(tmp_path, monkeypatch):
+    from songsim_desktop.core.analysis import sample_hooks
+
+    from .test_jobs import copy_model_with_new_id
+
+    (tmp_path / "music").mkdir()
+    sf.write(str(tmp_path / "music" / "a.wav"), synth_music.mix(110.0, 2, "minor", seconds=10.0, sr=SR), SR)
+    svc = SongsimService(tmp_path / "data")
+    try:
+        drive(svc.scan_job(tmp_path / "music", workers=0))
+        before = svc.library.descriptors()
+        assert len(before) == 1
+
+        def must_not_run(samples, sr):
+            raise AssertionError("a model switch described the audio again")
+
+        monkeypatch.setattr(sample_hooks, "HOOKS", [must_not_run])
+        record = svc.register_model(copy_model_with_new_id(tmp_path, "other"))
+        report = drive(svc.switch_model_job(record.id))
+        assert report.embedded == 1 and svc.active_model().id == record.id
+        after = svc.library.descriptors()
+        (tid, old), = before.items()
+        assert after[tid].tempo == old.tempo and after[tid].key_tonic == old.key_tonic
+        assert np.array_equal(after[tid].harmony, old.harmony)
+    finally:
+        svc.close()
 
 
 def ranked(candidates: CandidateSet, ids: dict, weights: str) -> list[str]:
