@@ -77,11 +77,13 @@ class AspectsPanel(QWidget):
         return AspectQueryResult(str(reference), self.service.active_model_id(), [], candidates)
 
     def ranked(self, result: AspectQueryResult) -> AspectQueryResult:
-        """Keep ``result``'s candidate set for the sliders and fill its matches with their ranking."""
-        self.set_candidates(result.candidates)
-        if result.candidates is not None:
-            result.matches = result.candidates.rank(self.weights(), self.track_filter(result.candidates.query),
-                                                    self.result_count())
+        """Keep ``result``'s candidate set for the sliders and fill its matches with their ranking.
+        A section or multi-track query brings no candidate set: its ranking stays as it came."""
+        candidates = getattr(result, "candidates", None)
+        self.set_candidates(candidates)
+        if candidates is not None:
+            result.matches = candidates.rank(self.weights(), self.track_filter(candidates.query),
+                                             self.result_count())
         return result
 
     # --- the GUI thread's part ----------------------------------------------------------------

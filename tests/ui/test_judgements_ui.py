@@ -10,6 +10,10 @@ from songsim_desktop.core import synth
 from ui.conftest import FAMILIES, wait_idle
 from ui.test_search_tab import drop_urls
 
+from songsim_desktop.ui.models import ResultTableModel
+
+JUDGED = ResultTableModel.COLUMNS.index("Judged")  # other features add columns before it
+
 
 @pytest.fixture
 def judging(qtbot, scanned_service, make_window, tmp_path):
@@ -38,8 +42,8 @@ def test_judging_reorders_at_once_marks_rows_and_undo_and_reset_restore(qtbot, j
         qtbot.keyClick(tab.table, Qt.Key.Key_Plus, Qt.KeyboardModifier.ShiftModifier)
     assert shown(tab)[0] == last  # liked: first, at once
     assert tab.results_model.rows[0].judgement == 1
-    assert tab.results_model.data(tab.results_model.index(0, 6)) == "+ more like this"
-    assert tab.results_model.data(tab.results_model.index(1, 6)) == ""
+    assert tab.results_model.data(tab.results_model.index(0, JUDGED)) == "+ more like this"
+    assert tab.results_model.data(tab.results_model.index(1, JUDGED)) == ""
     assert controller.selected_match().track_id == last  # the judged track stays selected
     first_other = shown(tab)[1]
     tab.select_result(1)
