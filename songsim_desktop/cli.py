@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Optional, TextIO
 
-from songsim_desktop import cli_sections, training  # training: the entry point only: torch is imported by training.fine_tune
+from songsim_desktop import cli_aspects, cli_sections, training  # training: the entry point only: torch is imported by training.fine_tune
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 # Without a terminal (a log file, CI), one progress line every this many seconds.
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="how many matches (default 10)")
     p.add_argument("--json", action="store_true", help="one JSON line per reference")
     cli_sections.add_query_options(p)
+    cli_aspects.add_query_options(p)
 
     p = sub.add_parser("export-vectors", help="write every track vector of the active model to an .npz")
     p.add_argument("--out", required=True, metavar="FILE.npz")
@@ -225,10 +226,12 @@ def cmd_query(service, args, cancel) -> int:
         raise UsageError(f"-k must be between 1 and {MAX_K}")
     if cli_sections.check_range(args):
         raise UsageError(cli_sections.check_range(args))
+    cli_aspects.check_options(args)
     failed = 0
     for ref in args.files:
         try:
-            result = cli_sections.query(service, ref, args)
+            result = (cli_aspects.query(service, ref, args) if cli_aspects.wants_aspects(args)
+                      else cli_sections.query(service, ref, args))
         except (SongsimError, OSError) as err:  # one bad reference must not stop the others
             failed += 1
             if not isinstance(err, SongsimError):
@@ -239,8 +242,8 @@ def cmd_query(service, args, cancel) -> int:
             continue
         if args.json:
             results = [{"path": m.path, "distance": round(m.distance, 6), "similarity": round(m.similarity, 2),
-                        "title": m.title, "artist": m.artist, **cli_sections.match_fields(m)}
-                       for m in result.matches]
+                        "title": m.title, "artist": m.artist, **cli_sections.match_fields(m),
+                        **cli_aspects.match_fields(m)} for m in result.matches]
             print(json.dumps({"query": ref, "results": results}, ensure_ascii=False))
         else:
             _print_table(ref, result)
@@ -254,7 +257,8 @@ def _print_table(ref: str, result) -> None:
         print("  no matches: the library is empty or nothing is indexed for this model")
     for rank, m in enumerate(result.matches, 1):
         name = " - ".join(x for x in (m.artist, m.title) if x) or os.path.basename(m.path)
-        print(f"  {rank:>2}. {m.similarity:5.1f}%  d={m.distance:.3f}  {name}{cli_sections.offset_text(m)}  [{m.path}]")
+        print(f"  {rank:>2}. {m.similarity:5.1f}%  d={m.distance:.3f}  {name}{cli_sections.offset_text(m)}  "
+              f"[{m.path}]{cli_aspects.describe_match(m)}")
     print()
 
 
@@ -272,6 +276,7 @@ def cmd_status(service, args, cancel) -> int:
     counts = status["counts"]
     print(f"data folder: {status['data_dir']}")
     print(f"model: {status['model_id']} ({status['model_name']}), {status['vectors']} tracks embedded")
+    print(f"tempo and key: {status['tempo_and_key']} tracks")
     print("folders: " + (", ".join(status["roots"]) or "none (add one with 'songsim index DIR')"))
     print("tracks: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
     for path, reason in status["errors"]:

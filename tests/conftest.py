@@ -9,6 +9,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# librosa's numba compiles (~30 s) are cached outside the per-user folders, and shared by test runs.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(__import__("tempfile").gettempdir(), "songsim-test-numba"))
 
 import pytest  # noqa: E402
 

@@ -77,7 +77,8 @@ def test_query_json_one_line_per_reference_best_first(indexed, capsys):
         record = json.loads(line)
         assert record["query"] == str(ref) and len(record["results"]) == 2
         for hit in record["results"]:
-            assert set(hit) == {"path", "distance", "similarity", "title", "artist", "offset", "section_distance"}
+            assert set(hit) == {"path", "distance", "similarity", "title", "artist", "offset", "section_distance",
+                                "tempo", "key"}
             assert hit["path"] != str(ref.resolve())
             assert 0.0 <= hit["similarity"] <= 100.0
         assert [h["distance"] for h in record["results"]] == sorted(h["distance"] for h in record["results"])

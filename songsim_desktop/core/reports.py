@@ -26,6 +26,8 @@ class TrackRow:
     state: str  # 'pending' | 'ok' | 'error' | 'missing'
     error: Optional[str]
     tags: list[str] = field(default_factory=list)
+    tempo: Optional[float] = None  # BPM (issue 12), None when not described
+    key: Optional[str] = None  # e.g. "A minor"
 
 
 @dataclass

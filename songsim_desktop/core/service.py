@@ -31,7 +31,7 @@ from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for calle
     TrackRow,
     TrainReport,
 )
-from songsim_desktop.core.search import TrackSearch, VectorIndex
+from songsim_desktop.core.search import TrackSearch, VectorIndex, aspects
 from songsim_desktop.core.search.sections import SectionSearch, reference_logmel
 from songsim_desktop.core.writer_lock import WriterLock
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError
@@ -196,11 +196,28 @@ class SongsimService:
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:
         """Library tracks that sound like the file at ``path`` (inside the library or not)."""
         with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):  # it may decode here
-            return self.search.query_file(path, k)
+            result = self.search.query_file(path, k)
+        result.matches = aspects.with_descriptors(result.matches, self.library)  # tempo and key
+        return result
 
     def query_track(self, track_id: int, k: int = 10) -> QueryResult:
         """Library tracks that sound like a library track; never the track itself."""
-        return self.search.query_track(self.track(track_id), k)
+        result = self.search.query_track(self.track(track_id), k)
+        result.matches = aspects.with_descriptors(result.matches, self.library)
+        return result
+
+    def aspect_candidates(self, reference: str | Path | int, n: int = aspects.CANDIDATES) -> aspects.CandidateSet:
+        """The ``n`` nearest tracks to a file (or a library track's id) with their tempo, key and aspect
+        vectors, for the aspect sliders and tempo/key filters to re-rank (core/search/aspects.py)."""
+        if isinstance(reference, int):
+            found = self.query_track(reference, n).matches
+            query = aspects.Described.of(self.library.descriptors([reference]).get(reference))
+        else:
+            found = self.query_file(reference, n).matches
+            with audio.decoder_chatter_to(paths.decoder_log_path(self.data_dir)):
+                query = aspects.reference_described(self.library, str(reference),
+                                                    self.active_model().frontend.sample_rate)
+        return aspects.candidate_set(found, self.library, query)
 
     def query_section(self, reference: "str | Path | int", start_s: Optional[float] = None,
                       end_s: Optional[float] = None, k: int = 10, include_self: bool = False) -> QueryResult:
@@ -241,13 +258,14 @@ class SongsimService:
 
     # --- library ----------------------------------------------------------------------------------------
     def tracks(self) -> list[TrackRow]:
-        return [_row(t) for t in self.library.tracks()]
+        tempo_and_key = self.library.tempo_and_key()
+        return [_row(t, *tempo_and_key.get(t.id, (None, None))) for t in self.library.tracks()]
 
     def track(self, track_id: int) -> TrackRow:
         found = self.library.track(track_id)
         if found is None:
             raise LibraryError("no such track in the library", path=str(track_id), action="reading track")
-        return _row(found)
+        return _row(found, *self.library.tempo_and_key([found.id]).get(found.id, (None, None)))
 
     def roots(self) -> list[str]:
         return [r.path for r in self.library.roots()]
@@ -327,6 +345,7 @@ class SongsimService:
             "roots": self.roots(),
             "counts": self.library.state_counts(),
             "vectors": self.library.vector_count(model_id),
+            "tempo_and_key": self.library.described_count(),  # tracks with a tempo and a key (issue 12)
             "errors": self.library.errors() + self._unsearchable(),
         }
 
@@ -341,16 +360,18 @@ class SongsimService:
                          "searched (fix or remove the file, then scan again)") for t in tracks]
 
     def export_vectors(self, out_path: str | Path) -> int:
-        """Write ``paths``, ``vectors``, ``track_ids`` and ``model_id`` to an .npz; returns the count."""
+        """Write ``paths``, ``vectors``, ``track_ids``, ``model_id``, ``tempo`` (BPM, NaN when unknown)
+        and ``key`` ("A minor (8A)", "" when unknown) to an .npz; returns the count."""
         model_id = self.active_model_id()
         ids, matrix = self.library.vectors(model_id)
         by_id = {t.id: t.path for t in self.library.tracks(states=("ok",))}
         track_paths = np.array([by_id[int(i)] for i in ids], dtype=str)
         with atomic.atomic_path(out_path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id))
+            np.savez(fh, paths=track_paths, vectors=matrix, track_ids=ids, model_id=np.array(model_id),
+                     **aspects.descriptor_columns(self.library, ids))
         return int(len(ids))
 
 
-def _row(t) -> TrackRow:
+def _row(t, tempo: Optional[float] = None, key: Optional[str] = None) -> TrackRow:
     return TrackRow(t.id, t.path, t.title, t.artist, t.album, t.genre, t.duration_s, t.format, t.state,
-                    t.error, list(t.tags))
+                    t.error, list(t.tags), tempo, key)

@@ -22,6 +22,7 @@ from songsim_desktop.core.demo_library import demo_library_job
 from songsim_desktop.ui import actions
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.models import RecordFilterProxy
+from songsim_desktop.ui.tempo_key import TempoKeyFilter, code_of
 from songsim_desktop.ui.workers import Worker
 from songsim_desktop.ui.widgets import push_button, record_table
 
@@ -59,6 +60,10 @@ class LibraryTab(QWidget):
         ctx.addFolderRequested.connect(self.add_folder)
 
     # --- building -------------------------------------------------------------------------------
+    def _tempo_key_filter_changed(self) -> None:
+        chosen = self.tempo_key_filter.track_filter()
+        self.proxy.set_row_filter((lambda t: chosen.accepts(t.tempo, code_of(t.key))) if chosen.active else None)
+
     def _build_first_run(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -127,6 +132,9 @@ class LibraryTab(QWidget):
 
         self.proxy = RecordFilterProxy(self.ctx.tracks_model, self)
         self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
+        self.tempo_key_filter = TempoKeyFilter()
+        self.tempo_key_filter.changed.connect(self._tempo_key_filter_changed)
+        layout.addWidget(self.tempo_key_filter)
         self.table = record_table(self.proxy)
         self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

@@ -9,10 +9,12 @@ position.  Sorting uses SORT_ROLE (numbers sort as numbers); filtering matches a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QMimeData, QModelIndex, QSortFilterProxyModel, Qt, QUrl
 from PySide6.QtGui import QBrush, QColor
+
+from songsim_desktop.ui.tempo_key import format_key, format_tempo, key_sort_value
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2  # the record itself
@@ -77,7 +79,7 @@ class _RecordTableModel(QAbstractTableModel):
 
 
 class TrackTableModel(_RecordTableModel):
-    COLUMNS = ("Title", "Artist", "Album", "Duration", "Genre", "Tags", "State")
+    COLUMNS = ("Title", "Artist", "Album", "Duration", "Genre", "Tags", "State", "Tempo", "Key")
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -130,6 +132,10 @@ class TrackTableModel(_RecordTableModel):
                 return ", ".join(sorted(t.tags))
             if col == 6:
                 return f"error: {t.error}" if t.state == "error" and t.error else t.state
+            if col == 7:
+                return format_tempo(t.tempo) if role == Qt.ItemDataRole.DisplayRole else (t.tempo or 0.0)
+            if col == 8:
+                return format_key(t.key) if role == Qt.ItemDataRole.DisplayRole else key_sort_value(t.key)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{t.path}\n{t.error}" if t.error else t.path
         if role == Qt.ItemDataRole.ForegroundRole and col == 6 and t.state in STATE_COLOURS:
@@ -141,7 +147,7 @@ JUDGEMENT_MARKS = {1: "+ more like this", -1: "− not like this"}  # issue 11: 
 
 
 class ResultTableModel(_RecordTableModel):
-    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags", "Best match", "Judged")
+    COLUMNS = ("#", "Title", "Artist", "Distance", "Similarity", "Tags", "Best match", "Judged", "Tempo", "Key")
 
     def set_matches(self, matches: Sequence[Any]) -> None:
         self.beginResetModel()
@@ -158,7 +164,7 @@ class ResultTableModel(_RecordTableModel):
         if role == SORT_ROLE:
             return (index.row() + 1, display_title(m.title, m.path), m.artist or "", m.distance,
                     m.similarity, ", ".join(m.tags), -1.0 if m.offset is None else m.offset,
-                    -(m.judgement or 0))[col]
+                    -(m.judgement or 0), m.tempo or 0.0, key_sort_value(m.key))[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return str(index.row() + 1)
@@ -177,9 +183,13 @@ class ResultTableModel(_RecordTableModel):
                                                     f"{format_duration(m.offset + (m.section_length or 0.0))}")
             if col == 7:
                 return JUDGEMENT_MARKS.get(m.judgement, "")
+            if col == 8:
+                return format_tempo(m.tempo)
+            if col == 9:
+                return format_key(m.key)
         if role == Qt.ItemDataRole.ToolTipRole:
             return m.path
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4):
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4, 6):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -194,6 +204,21 @@ class RecordFilterProxy(QSortFilterProxyModel):
         self.setFilterKeyColumn(-1)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(True)
+        self.row_filter: Optional[Callable[[Any], bool]] = None  # on the record: e.g. a tempo/key filter
+
+    def set_row_filter(self, accepts: Optional[Callable[[Any], bool]]) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10 (invalidateFilter is deprecated there)
+            self.beginFilterChange()
+            self.row_filter = accepts
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.row_filter = accepts
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row, source_parent) -> bool:  # noqa: N802 - Qt's name
+        if self.row_filter is not None and not self.row_filter(self.sourceModel().record(source_row)):
+            return False
+        return super().filterAcceptsRow(source_row, source_parent)
 
     def set_filter_text(self, text: str) -> None:
         self.setFilterFixedString(text.strip())

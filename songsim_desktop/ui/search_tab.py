@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from songsim_desktop.core.preview import Preview
 from songsim_desktop.ui import actions
+from songsim_desktop.ui.aspects_panel import AspectsPanel
 from songsim_desktop.ui.audition import REFERENCE, RESULT, AuditionController
 from songsim_desktop.ui.context import AppContext
 from songsim_desktop.ui.judgements import JudgementController
@@ -69,6 +70,8 @@ class SearchTab(QWidget):
         header.addLayout(text, 1)
         header.addWidget(self.open_button)
 
+        self.aspects = AspectsPanel(self.ctx.service, lambda: self.ctx.settings.result_count, self)
+        self.aspects.reranked.connect(self.results_model_set)
         self.results_model = ResultTableModel(self)
         self.results_proxy = RecordFilterProxy(self.results_model, self)
         self.table = record_table(self.results_proxy)
@@ -141,6 +144,7 @@ class SearchTab(QWidget):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(header)
+        top_layout.addWidget(self.aspects)
         top_layout.addWidget(self.table, 1)
         top_layout.addLayout(buttons)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -170,11 +174,11 @@ class SearchTab(QWidget):
 
     def query_file(self, path: str):
         self.reference_arg = str(path)
-        return self._query(path, self.ctx.service.query_file, path)
+        return self._query(path, self.aspects.query, path)
 
     def query_track(self, track_id: int, path: str):
         self.reference_arg = int(track_id)
-        return self._query(path, self.ctx.service.query_track, track_id)
+        return self._query(path, self.aspects.query, track_id)
 
     def query_tracks(self, track_ids: list):
         """Several tracks as one reference (the sound map's selection); the first one auditions."""
@@ -209,7 +213,11 @@ class SearchTab(QWidget):
             on_error=lambda e: self._query_failed(path, e) if serial == self._query_serial else None)
         return self.query_worker
 
+    def results_model_set(self, matches) -> None:
+        self.results_model.set_matches(matches)
+
     def _results_arrived(self, result) -> None:
+        result = self.aspects.ranked(result)  # the sliders' and filters' ranking of its candidates
         self.results_model.set_matches(result.matches)
         if self.section_range is not None:  # results play from their match, aligned to the range's start
             self.audition.anchor_s = self.section_range[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol, Sequence
 
 from songsim_desktop.core.analysis.section_vectors import SectionVectors
+from songsim_desktop.core.analysis.descriptors import MusicalDescriptors
 from songsim_desktop.core.analysis.track_vectors import TrackVectors
 
 
@@ -36,6 +37,7 @@ class Analyser(Protocol):
 REGISTERED: list[Callable[[Any], Analyser]] = [
     TrackVectors,
     SectionVectors,
+    MusicalDescriptors,
 ]
 
 
@@ -54,4 +56,5 @@ def analyse(analysers: Sequence[Analyser], tracks: Sequence[Any]) -> list[tuple[
     return [(a, a.analyse(tracks) if tracks else []) for a in analysers]
 
 
-__all__ = ["Analyser", "REGISTERED", "SectionVectors", "TrackVectors", "analyse", "for_reembed", "for_scan"]
+__all__ = ["Analyser", "MusicalDescriptors", "REGISTERED", "SectionVectors", "TrackVectors", "analyse", "for_reembed",
+           "for_scan"]

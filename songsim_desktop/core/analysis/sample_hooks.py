@@ -20,13 +20,18 @@ from typing import Callable
 
 import numpy as np
 
+from songsim_desktop.core.descriptors import describe as musical_descriptors
+
 SampleHook = Callable[[np.ndarray, int], dict]
 
 # Every scan's workers run these, in this order.
-HOOKS: list[SampleHook] = []
+HOOKS: list[SampleHook] = [
+    musical_descriptors,  # tempo, key, rhythm and harmony vectors (issue 12)
+]
 
-# The part of the file the hooks see: the middle minute (intros and fade-outs are least typical).
-EXCERPT_S = 60.0
+# The part of the file the hooks see: the middle 30 s (intros and fade-outs are least typical).  30 s, not
+# a minute: decoding it is most of the hooks' cost, and tempo and key need no more (issue 12's bench).
+EXCERPT_S = 30.0
 
 
 def describe(samples: np.ndarray, sample_rate: int, hooks: list[SampleHook] | None = None) -> dict:

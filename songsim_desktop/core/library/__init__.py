@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from songsim_desktop.core.library.duplicate_marks import DuplicateMarksMixin
+from songsim_desktop.core.library.descriptors import DescriptorsMixin, TrackDescriptors
 from songsim_desktop.core.library.feature_cache import FeatureCache
 from songsim_desktop.core.library.judgements import JudgementsMixin
 from songsim_desktop.core.library.models import ModelsMixin
@@ -43,6 +44,7 @@ __all__ = [
     "TRACK_STATES",
     "TAG_SOURCES",
     "KnownTrack",
+    "TrackDescriptors",
     "TrackRecord",
     "normalise_tag",
     "normalise_tags",
@@ -52,7 +54,7 @@ __all__ = [
 
 
 class Library(TracksMixin, VectorsMixin, SectionsMixin, TagsMixin, ModelsMixin, JudgementsMixin,
-              DuplicateMarksMixin, SqliteStore):
+              DuplicateMarksMixin, DescriptorsMixin, SqliteStore):
     """``Library(path)`` opens (creating and migrating) the library database at ``path``.
 
     Its methods, grouped by table in this package's modules, are the only code that speaks SQL

@@ -135,6 +135,24 @@ def library_duplicates(conn: sqlite3.Connection) -> None:
     )
 
 
+def library_descriptors(conn: sqlite3.Connection) -> None:
+    """Tempo, key and the aspect vectors of each track (issue 12; core/library/descriptors.py).  Tempo
+    is indexed: a BPM-range filter is a range seek.  Descriptors come from the audio, not a model."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE descriptors(
+            track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            tempo REAL, tempo_confidence REAL,
+            key_tonic INTEGER CHECK (key_tonic BETWEEN 0 AND 11),
+            key_mode TEXT CHECK (key_mode IN ('major', 'minor')),
+            key_confidence REAL,
+            rhythm BLOB, harmony BLOB);
+        CREATE INDEX descriptors_by_tempo ON descriptors(tempo);
+        """
+    )
+
+
 def library_judgements(conn: sqlite3.Connection) -> None:
     """Issue 11: the listener's judgements of search results ("more like this" / "not like this")
     and odd-one-out answers.  They name tracks, not vectors, so they survive model changes; the
@@ -170,7 +188,8 @@ def library_judgements(conn: sqlite3.Connection) -> None:
     )
 
 
-LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections, library_judgements, library_duplicates]
+LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections, library_judgements, library_duplicates,
+                                        library_descriptors]
 
 
 def features_v1(conn: sqlite3.Connection) -> None:

@@ -154,8 +154,9 @@ class TracksMixin:
 
     def forget_content(self, conn: sqlite3.Connection, track_id: int) -> None:
         """Drop what was derived from a file's old content: every model's vectors (not only the
-        active one's) and the tags read from the file or its folder; user tags stay."""
+        active one's), its musical descriptors and the tags read from the file or its folder; user tags stay."""
         conn.execute("DELETE FROM vectors WHERE track_id = ?", (int(track_id),))
+        conn.execute("DELETE FROM descriptors WHERE track_id = ?", (int(track_id),))
         conn.execute("DELETE FROM tags WHERE track_id = ? AND source IN ('file', 'folder')", (int(track_id),))
 
     def _records(self, conn: sqlite3.Connection, where: str = "", params: Sequence = ()) -> list[TrackRecord]:
