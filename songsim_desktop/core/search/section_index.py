@@ -4,8 +4,8 @@ A cache of the library's ``sections`` table, like the track index (core/search/i
 'l2' with one label per section (its row in :attr:`SectionIndex.owners` / :attr:`starts`), saved in
 the data folder's index folder as ``<model_id>.sections.hnsw`` + ``.sections.npz`` (owner track and
 start of each label) + a JSON stamp holding the model, dim, count, the library's
-``vectors_fingerprint`` (sections are written and dropped with the vectors, so it covers them) and
-the files' sha256.  A stamp that does not match the library or the bytes means rebuild.
+``sections_fingerprint`` (the vectors' fingerprint plus a counter of section writes, so sections
+added by the backfill to tracks whose vectors did not change count too) and the files' sha256.  A stamp that does not match the library or the bytes means rebuild.
 
 Up to ``exact_limit`` sections (a few hundred tracks) are searched by brute force: exact, and at
 that size as fast as the graph.
@@ -229,7 +229,7 @@ class SectionIndex:
             self.fingerprint = expected_fingerprint
 
     def load_or_rebuild(self, library) -> "SectionIndex":
-        fingerprint = library.vectors_fingerprint(self.model_id)
+        fingerprint = library.sections_fingerprint(self.model_id)
         try:
             self.load(fingerprint)
             return self

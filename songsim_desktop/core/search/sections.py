@@ -169,7 +169,7 @@ def aligned_offset(dists: np.ndarray, starts: np.ndarray, offsets: np.ndarray, t
 
 class SectionSearch:
     """``SectionSearch(library, index_dir, active_model_id, embedder)``: the section index of the
-    active model (loaded or rebuilt by the library's fingerprint) and section queries over it."""
+    active model (loaded or rebuilt by the library's ``sections_fingerprint``) and section queries over it."""
 
     def __init__(self, library, index_dir: str | Path, active_model_id: Callable[[], str],
                  embedder: Callable[[str], object]) -> None:
@@ -178,7 +178,7 @@ class SectionSearch:
         self._active_model_id = active_model_id
         self._embedder = embedder
         self._cache: ActiveIndexCache[SectionIndex] = ActiveIndexCache(
-            active_model_id, library.vectors_fingerprint, self._load)
+            active_model_id, library.sections_fingerprint, self._load)
 
     def _load(self, model_id: str) -> SectionIndex:
         dim = self._embedder(model_id).info.dim
