@@ -11,38 +11,27 @@ renders the window with Qt's offscreen platform (``QWidget.grab``: no X server n
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from screenshots import ScreenshotWindow, fresh_data_folder, parser
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
-    args = parser.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ["SONGSIM_DATA_DIR"] = data = tempfile.mkdtemp(prefix="songsim-screenshots-")
+    args = parser(__doc__.split("\n\n")[0]).parse_args()
+    data = fresh_data_folder("songsim-screenshots-")
 
     import numpy as np
     import soundfile as sf
-    from PySide6.QtCore import QEventLoop, QPoint, QPointF, Qt
+    from PySide6.QtCore import QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
     from songsim_desktop.core import synth
     from songsim_desktop.core.progress import drive
     from songsim_desktop.core.service import SongsimService
-    from songsim_desktop.ui.app import application, build_window
-    from songsim_desktop.ui.player import FakeOutput
 
     families = synth.all_families()
-    music = Path(data) / "music"
+    music = data / "music"
     music.mkdir()
     names = ("night drive", "warehouse", "glass garden", "loop study")
     plans = [[(0, 1), (4, 2), (7, 3)], [(2, 4), (5, 5), (8, 6)], [(3, 7), (6, 8), (1, 9)], [(9, 90), (10, 91), (9, 90)]]
@@ -52,29 +41,14 @@ def main() -> int:
     service = SongsimService()
     drive(service.scan_job(music, workers=0))
 
-    app = application([])
-    output = FakeOutput()
-    window = build_window(service, output=output)
-    window.resize(1280, 860)
-    window.show()
-
-    def pump(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
-
-    def wait_idle() -> None:
-        end = time.monotonic() + 120
-        while not window.ctx.pool.idle and time.monotonic() < end:
-            pump(0.05)
-
-    wait_idle()
+    shots = ScreenshotWindow(service, args.out, (1280, 860), scan_workers=0)
+    window = shots.window
+    shots.wait_idle(120, "start-up")
     tab = window.search_tab
     reference = next(t for t in service.tracks() if "loop study" in t.path)
     window.ctx.findSimilarRequested.emit(reference.id, reference.path)
-    wait_idle()
-    pump(0.5)
+    shots.wait_idle(120, "search results")
+    shots.pump(0.5)
     view = tab.reference_view
     view.canvas.draw()
 
@@ -91,31 +65,16 @@ def main() -> int:
         QApplication.sendEvent(view.canvas, event)
     tab.section_bar.include_self_box.setChecked(True)
     tab.section_bar.find_button.click()
-    wait_idle()
+    shots.wait_idle(120, "the section search")
     tab.select_result(0)
-    wait_idle()
-    output.pull(int(2.0 * window.ctx.player._rate))
-    pump(1.0)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "sections.png"
-    window.grab().save(str(path), "PNG")
-    _shrink(path)
-    print(f"{path}  {path.stat().st_size // 1024} KB; selection {tab.section_selector.range}, "
-          f"best {tab.results_model.rows[0].path} @ {tab.results_model.rows[0].offset}")
-    window.ctx.player.stop()
-    window.close()
-    window.ctx.pool.wait(30000)
-    service.close()
+    shots.wait_idle(120, "the result's preview")
+    shots.output.pull(int(2.0 * window.ctx.player._rate))
+    shots.pump(1.0)
+    shots.shoot("sections")
+    print(f"selection {tab.section_selector.range}, best {tab.results_model.rows[0].path} "
+          f"@ {tab.results_model.rows[0].offset}")
+    shots.close()
     return 0
-
-
-def _shrink(path: Path) -> None:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    small.save(path, optimize=True)
 
 
 if __name__ == "__main__":

@@ -8,42 +8,27 @@ a 16 kHz FLAC, a trimmed WAV), scans it with the app, imports folder tags, searc
 track (so the map highlights the reference and its results), waits for the t-SNE layout, lassoes
 a cluster, hovers a point, and shoots the map; then runs the duplicate finder and shoots that tab.
 Widgets are rendered with ``QWidget.grab()`` (no X server needed), then reduced to a 256-colour
-palette as packaging/screenshots.py does.
+palette (packaging/screenshots.py's ScreenshotWindow, which every screenshot script uses).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from screenshots import ScreenshotWindow, fresh_data_folder, parser
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Sound map and Duplicates screenshots, offscreen")
-    parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
-    args = parser.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    base = Path(tempfile.mkdtemp(prefix="songsim-map-shots-"))
-    os.environ["SONGSIM_DATA_DIR"] = str(base / "data")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args = parser("Sound map and Duplicates screenshots, offscreen").parse_args()
+    base = fresh_data_folder("songsim-map-shots-")
 
     import numpy as np
     import soundfile as sf
     import soxr
-    from PySide6.QtCore import QEventLoop
 
     from songsim_desktop.core import synth
     from songsim_desktop.core.progress import drive
     from songsim_desktop.core.service import SongsimService
-    from songsim_desktop.ui.app import application, build_window
-    from songsim_desktop.ui.player import FakeOutput
-    from screenshots import _shrink
 
     music = base / "music"
     families = synth.all_families()[:8]
@@ -60,38 +45,17 @@ def main() -> int:
     drive(service.scan_job(music, workers=0))
     service.import_folder_tags()
 
-    app = application([])
-    window = build_window(service, output=FakeOutput())
-    window.ctx.scan_workers = 0
-    window.resize(1280, 800)
-    window.show()
-
-    def wait_until(condition, timeout: float, what: str) -> None:
-        end = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > end:
-                raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
-
-    def shoot(name: str) -> None:
-        for _ in range(20):
-            app.processEvents()
-            time.sleep(0.02)
-        path = out / f"{name}.png"
-        window.grab().save(str(path), "PNG")
-        _shrink(path)
-        print(f"{path}  {path.stat().st_size // 1024} KB")
-
-    idle = lambda: window.ctx.pool.idle  # noqa: E731
+    shots = ScreenshotWindow(service, args.out, scan_workers=0)
+    window, idle = shots.window, shots.idle
     window.ctx.refresh_tracks()
-    wait_until(lambda: idle() and window.ctx.tracks_model.rowCount() > 0, 120, "the track list")
+    shots.wait_until(lambda: idle() and window.ctx.tracks_model.rowCount() > 0, 120, "the track list")
     map_tab = window.pages["map"]
     map_tab.refresh_map()
-    wait_until(lambda: idle() and map_tab.map is not None and map_tab.map.method == "tsne", 600, "the t-SNE layout")
+    shots.wait_until(lambda: idle() and map_tab.map is not None and map_tab.map.method == "tsne", 600,
+                     "the t-SNE layout")
     reference = next(t for t in window.ctx.tracks_model.rows if t.path.endswith("00.flac"))
     window.ctx.findSimilarRequested.emit(reference.id, reference.path)
-    wait_until(lambda: idle() and window.search_tab.results_model.rowCount() > 0, 120, "search results")
+    shots.wait_until(lambda: idle() and window.search_tab.results_model.rowCount() > 0, 120, "search results")
     window.show_tab("map")
     view = map_tab.view
     centre = view.xy[list(view.track_ids).index(reference.id)]
@@ -99,20 +63,17 @@ def main() -> int:
     view.select_in_polygon(np.stack([centre[0] + 0.25 * np.cos(angles), centre[1] + 0.25 * np.sin(angles)], axis=1))
     hovered = next(t for t in view.track_ids if t != reference.id)
     view._mouse_moved(view.scene_pos_of(int(hovered)))
-    shoot("sound-map")
+    shots.shoot("sound-map")
 
     window.show_tab("duplicates")
     tab = window.pages["duplicates"]
     tab.find_duplicates()
-    wait_until(lambda: idle() and tab.report is not None, 300, "the duplicate search")
+    shots.wait_until(lambda: idle() and tab.report is not None, 300, "the duplicate search")
     tab.tree.setCurrentItem(tab.tree.topLevelItem(0).child(0))
-    shoot("duplicates")
-    window.close()
-    window.ctx.pool.wait(30000)
-    service.close()
+    shots.shoot("duplicates")
+    shots.close()
     return 0
 
 
 if __name__ == "__main__":  # the guard matters: the scan's decode processes re-import this file
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

@@ -198,14 +198,19 @@ def _run(job, cancel):
     return result
 
 
+def upgrade_default_first(service, cancel) -> None:
+    """After an update that ships a new default model: re-embed with it before writing anything else."""
+    if service.default_upgrade_from is not None:
+        sys.stderr.write(f"songsim: the default model changed: re-embedding the library with "
+                         f"{service.default_model_id} (queries use the old vectors until it is done)\n")
+        _run(service.upgrade_default_job(cancel), cancel)
+
+
 def cmd_index(service, args, cancel) -> int:
     missing = [d for d in args.dirs if not os.path.isdir(d)]
     if missing:
         raise UsageError("; ".join(f"while adding music folder {d}: not a folder" for d in missing))
-    if service.default_upgrade_from is not None:  # this version ships a new default model
-        sys.stderr.write(f"songsim: the default model changed: re-embedding the library with "
-                         f"{service.default_model_id} (queries use the old vectors until it is done)\n")
-        _run(service.upgrade_default_job(cancel), cancel)
+    upgrade_default_first(service, cancel)
     failed = 0
     for folder in args.dirs:
         report = _run(service.scan_job(folder, cancel, args.workers), cancel)
@@ -277,6 +282,9 @@ def cmd_status(service, args, cancel) -> int:
     print(f"data folder: {status['data_dir']}")
     print(f"model: {status['model_id']} ({status['model_name']}), {status['vectors']} tracks embedded")
     print(f"tempo and key: {status['tempo_and_key']} tracks")
+    if status["to_complete"]:
+        print(f"scanned by an older songsim: {status['to_complete']} tracks lack section vectors or tempo and key "
+              "(the app completes them at start, or run 'songsim backfill')")
     print("folders: " + (", ".join(status["roots"]) or "none (add one with 'songsim index DIR')"))
     print("tracks: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
     for path, reason in status["errors"]:
@@ -368,6 +376,7 @@ COMMANDS = {
 COMMAND_MODULES: list[str] = [
     "songsim_desktop.cli_judgements",
     "songsim_desktop.cli_duplicates",
+    "songsim_desktop.cli_backfill",
 ]
 
 

@@ -9,6 +9,7 @@ and written after it, so it can be missing (decoded again later) but never stale
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -110,13 +111,33 @@ def tracks_without_vector(library, model_id: str) -> tuple[list[tuple[int, str]]
     return todo, library.vector_count(model_id) - len(without_sections)
 
 
+@dataclass(frozen=True)
+class Incomplete:
+    """An ok track that lacks what an older songsim's scan did not compute (core/backfill.py)."""
+    track_id: int
+    path: str
+    sections: bool  # no section vectors for the model
+    descriptors: bool  # never described (no tempo and key, and not known to have none)
+
+
+def incomplete_tracks(library, model_id: str) -> list[Incomplete]:
+    """The ok tracks lacking section vectors for ``model_id`` (among those with its vector) or tempo
+    and key, by id."""
+    sections = dict(library.tracks_without_sections(model_id))
+    descriptors = dict(library.tracks_without_descriptors())
+    return [Incomplete(tid, sections.get(tid) or descriptors[tid], tid in sections, tid in descriptors)
+            for tid in sorted(sections.keys() | descriptors.keys())]
+
+
 def commit_analysed(library, cache, cfg: FrontEndConfig, items: list, analysed: list) -> None:
-    """A re-embed's batch in one transaction.  items: (track_id, prepared, decoded_now);
-    ``analysed``: [(analyser, results in the order of items)]."""
+    """A re-embed's (or a backfill's) batch in one transaction.  items: (track_id, prepared,
+    decoded_now); ``analysed``: [(analyser, results in the order of items)], a None result meaning
+    nothing to store for that track; the decoded tracks' log-mels go to the features cache after."""
     with library.transaction() as conn:
         for i, (tid, _p, _fresh) in enumerate(items):
             for analyser, results in analysed:
-                analyser.store(library, conn, tid, results[i])
+                if results[i] is not None:
+                    analyser.store(library, conn, tid, results[i])
     for tid, p, fresh in items:
         if fresh:
             cache_put(cache, tid, cfg, p.logmel, p.full_logmel)

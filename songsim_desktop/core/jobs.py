@@ -29,10 +29,13 @@ COMMIT_EVERY = 16
 NON_FINITE_RESULT = "the model gave NaN or infinity for this file, so it is not indexed"
 
 
-def _drop_non_finite(analysed: list) -> tuple[set[int], list]:
+def drop_non_finite(analysed: list) -> tuple[set[int], list]:
     """A model that gives NaN or infinity for one file (a diverged fine-tune) fails that file, not its
-    whole batch: (indexes of the tracks with such a result, ``analysed`` without their results)."""
+    whole batch: (indexes of the tracks with such a result, ``analysed`` without their results).
+    A None result (nothing asked of that analyser for that track) counts as finite."""
     def finite(result) -> bool:
+        if result is None:
+            return True
         parts = result if isinstance(result, tuple) else (result,)
         return all(np.isfinite(np.asarray(part, dtype=np.float64)).all() for part in parts)
 
@@ -73,7 +76,7 @@ def scan_job(library, features_cache, embedder, root, cancel: Optional[CancelTok
     def commit() -> None:
         if batch:
             ok = [p for p in batch if p.error is None]
-            bad, analysed = _drop_non_finite(analysis.analyse(analysers, ok))
+            bad, analysed = drop_non_finite(analysis.analyse(analysers, ok))
             for i in bad:
                 ok[i].error, ok[i].logmel = f"while embedding {ok[i].path}: {NON_FINITE_RESULT}", None
             notify(store.commit_prepared(library, features_cache, cfg, root_id, root_path, batch, analysed,
@@ -122,7 +125,7 @@ def reembed_job(library, features_cache, embedder, cancel: Optional[CancelToken]
 
     def commit() -> None:
         if batch:
-            bad, analysed = _drop_non_finite(analysis.analyse(analysers, [p for _, p in batch]))
+            bad, analysed = drop_non_finite(analysis.analyse(analysers, [p for _, p in batch]))
             report.failed.extend((batch[i][1].path, f"while embedding {batch[i][1].path}: {NON_FINITE_RESULT}")
                                  for i in sorted(bad))
             kept = [item for i, item in enumerate(batch) if i not in bad]

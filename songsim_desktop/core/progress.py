@@ -59,20 +59,24 @@ class RateMeter:
 
 
 class CancelToken:
-    """Thread-safe flag; ``check()`` raises Cancelled once it is set."""
+    """Thread-safe flag; ``check()`` raises Cancelled once it is set.
 
-    def __init__(self) -> None:
+    ``CancelToken(parent, ...)``: also cancelled when any parent is, while ``cancel()`` on it leaves
+    the parents alone (a job stopped for another reason than the user's request)."""
+
+    def __init__(self, *parents: "CancelToken") -> None:
         self._event = threading.Event()
+        self._parents = parents
 
     def cancel(self) -> None:
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return self._event.is_set() or any(parent.cancelled for parent in self._parents)
 
     def check(self) -> None:
-        if self._event.is_set():
+        if self.cancelled:
             raise Cancelled()
 
 

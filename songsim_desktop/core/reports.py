@@ -82,6 +82,21 @@ class ReembedReport:
 
 
 @dataclass
+class BackfillReport:
+    """What the backfill (core/backfill.py) gave tracks scanned by an older songsim."""
+    model_id: str = ""
+    to_do: int = 0  # tracks that lacked section vectors for model_id and/or tempo and key
+    sections: int = 0  # tracks that got section vectors for model_id
+    described: int = 0  # tracks that got a tempo and a key
+    undescribable: int = 0  # described, but too short or silent for a tempo and a key
+    from_cache: int = 0  # tracks whose sections came from the cached whole log-mel (no decoding)
+    decoded: int = 0  # tracks decoded again (their log-mel was not cached, or tempo and key need audio)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    cancelled: bool = False  # stopped before the end (resumes where it stopped)
+    gave_way: bool = False  # stopped because another writer of this process (a scan...) wanted the lock
+
+
+@dataclass
 class TrainReport:
     model_id: Optional[str] = None  # the new model's id, None when cancelled before export
     model_path: Optional[str] = None

@@ -16,13 +16,14 @@ from typing import Generator, Iterable, Optional
 import numpy as np
 
 from songsim_desktop import atomic, paths
-from songsim_desktop.core import (audio, duplicates, fine_tune, jobs, model_lifecycle, odd_one_out, sound_map,
-                                  steering)
+from songsim_desktop.core import (audio, backfill, duplicates, fine_tune, jobs, model_lifecycle, odd_one_out,
+                                  sound_map, steering)
 from songsim_desktop.core.embedder import Embedder, ModelInfo, read_model_info
-from songsim_desktop.core.job_store import folder_tag
+from songsim_desktop.core.job_store import folder_tag, incomplete_tracks
 from songsim_desktop.core.library import FeatureCache, Library, normalise_root
 from songsim_desktop.core.progress import CancelToken, Progress
 from songsim_desktop.core.reports import (  # noqa: F401  (re-exported for callers)
+    BackfillReport,
     Match,
     ModelRecord,
     QueryResult,
@@ -183,6 +184,21 @@ class SongsimService:
                     ) -> Generator[Progress, None, ReembedReport]:
         embedder = self.embedder(model_id)
         return self._then_invalidate(jobs.reembed_job(self.library, self.features, embedder, cancel), "a re-embed")
+
+    def backfill_job(self, cancel: Optional[CancelToken] = None, workers: Optional[int] = None
+                     ) -> Generator[Progress, None, BackfillReport]:
+        """Give tracks scanned by an older songsim the active model's section vectors and their tempo
+        and key (core/backfill.py), under the writer lock but giving way to any other writer of this
+        process: it then stops at its next track with ``gave_way`` set (run it again to resume)."""
+        return self._backfill(self.embedder(), cancel or CancelToken(), workers)
+
+    def _backfill(self, embedder, cancel: CancelToken, workers) -> Generator[Progress, None, BackfillReport]:
+        stop = CancelToken(cancel)  # also cancelled by a writer that wants the lock
+        with self.writer.hold("filling in section vectors, tempo and key", give_way=stop):
+            report = yield from backfill.backfill_job(self.library, self.features, embedder, stop, workers,
+                                                      decoder_log=str(paths.decoder_log_path(self.data_dir)))
+        report.gave_way = stop.cancelled and not cancel.cancelled
+        return report
 
     def train_job(self, config, trainer: fine_tune.Trainer, cancel: Optional[CancelToken] = None
                   ) -> Generator[Progress, None, TrainReport]:
@@ -346,6 +362,7 @@ class SongsimService:
             "counts": self.library.state_counts(),
             "vectors": self.library.vector_count(model_id),
             "tempo_and_key": self.library.described_count(),  # tracks with a tempo and a key (issue 12)
+            "to_complete": len(incomplete_tracks(self.library, model_id)),  # what backfill_job would do
             "errors": self.library.errors() + self._unsearchable(),
         }
 

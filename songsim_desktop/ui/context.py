@@ -1,5 +1,5 @@
-"""What the tabs share: the service, the worker pool, the player, the settings, the track list, and
-one way to tell the user something (status line + log panel).
+"""What the tabs share: the service, the worker pool, the player, the settings, the track list, the
+background backfill, and one way to tell the user something (status line + log panel).
 
 Tabs talk to each other only through this object's signals, so no tab holds another tab.
 """
@@ -12,6 +12,7 @@ from typing import Any, Optional
 from PySide6.QtCore import QObject, Signal
 
 from songsim_desktop.settings import Settings
+from songsim_desktop.ui.backfill import BackfillRunner
 from songsim_desktop.ui.models import TrackTableModel
 from songsim_desktop.ui.player import Player
 from songsim_desktop.ui.workers import Worker, WorkerPool
@@ -43,6 +44,8 @@ class AppContext(QObject):
         self.scan_workers: Optional[int] = None
         self._refresh_worker: Optional[Worker] = None
         self._refresh_again = False
+        # Completes, after start-up, the tracks an older songsim scanned (started by the models panel).
+        self.backfill = BackfillRunner(self)
 
     # --- telling the user -------------------------------------------------------------------
     def notify(self, text: str, level: int = logging.INFO) -> None:

@@ -60,15 +60,19 @@ class ModelsPanel(QGroupBox):
 
     def _upgrade_default_once(self) -> Optional[Worker]:
         """At start-up, after an update that ships a new default model: re-embed with it in the
-        background (queries keep using the old vectors until it is done)."""
+        background (queries keep using the old vectors until it is done).  Then (or at once) the
+        backfill completes the tracks an older songsim scanned, for the model now active (ui/backfill.py)."""
         if self._upgrade_checked:
             return None
         self._upgrade_checked = True
         svc = self.ctx.service
         if svc.default_upgrade_from is None:
+            self.ctx.backfill.start()
             return None
         self.ctx.notify(f"the default model changed; re-embedding the library with {svc.default_model_id}")
-        return self._run_switch(svc.upgrade_default_job, svc.default_model_id)
+        worker = self._run_switch(svc.upgrade_default_job, svc.default_model_id)
+        worker.signals.finished.connect(self.ctx.backfill.start)  # done, failed or cancelled alike
+        return worker
 
     def activate_selected_model(self) -> Optional[Worker]:
         item = self.models_list.currentItem()

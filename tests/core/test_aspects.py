@@ -15,38 +15,25 @@ from songsim_desktop.core.reports import Match
 from songsim_desktop.core.search import aspects
 from songsim_desktop.core.search.aspects import AspectWeights, CandidateSet, Described, TrackFilter
 from songsim_desktop.core.service import SongsimService
+from core.tempo_key_library import SR, TRACKS, name_of, scanned_library, write_tracks
 
-SR = 22050
-# name: (bpm, tonic, mode, kit, voice).  The query shares exactly one aspect with each of the first
-# three: "groove" its tempo and pattern, "chords" its key, "timbre" its kit and voice.
-TRACKS = {
-    "query": (96.0, 0, "major", "acoustic", "organ"),
-    "groove": (96.0, 6, "minor", "electronic", "saw"),
-    "chords": (150.0, 0, "major", "lofi", "pluck"),
-    "timbre": (150.0, 6, "minor", "acoustic", "organ"),
-    "other": (70.0, 3, "major", "electronic", "piano"),
-}
+# The query shares exactly one aspect with each of groove, chords and timbre (core/tempo_key_library.py).
+NAMES = ("query", "groove", "chords", "timbre", "other")
 
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory):
-    base = tmp_path_factory.mktemp("aspects")
-    (base / "music").mkdir()
-    for name, (bpm, tonic, mode, kit, voice) in TRACKS.items():
-        sf.write(str(base / "music" / f"{name}.wav"),
-                 synth_music.mix(bpm, tonic, mode, kit=kit, voice=voice, seconds=16.0, sr=SR), SR)
-    svc = SongsimService(base / "data")
-    report = drive(svc.scan_job(base / "music", workers=0))
-    assert report.failed == []
-    yield svc, {t.path.rsplit("/", 1)[-1][:-4]: t.id for t in svc.tracks()}
+    svc = SongsimService(scanned_library(tmp_path_factory.mktemp("aspects"), NAMES))
+    yield svc, {name_of(t.path): t.id for t in svc.tracks()}
     svc.close()
 
 
 def test_a_scan_stores_tempo_and_key_and_queries_show_them(scanned):
     svc, ids = scanned
     stored = svc.library.descriptors()
-    assert len(stored) == len(TRACKS) and svc.status()["tempo_and_key"] == len(TRACKS)
-    for name, (bpm, tonic, mode, *_rest) in TRACKS.items():
+    assert len(stored) == len(NAMES) and svc.status()["tempo_and_key"] == len(NAMES)
+    for name in NAMES:
+        bpm, tonic, mode, *_rest = TRACKS[name]
         d = stored[ids[name]]
         assert abs(d.tempo / bpm - 1) < 0.04 and (d.key_tonic, d.key_mode) == (tonic, mode), name
     match = next(m for m in svc.query_track(ids["query"], k=10).matches if m.track_id == ids["chords"])
@@ -95,17 +82,16 @@ def ranked(candidates: CandidateSet, ids: dict, weights: str) -> list[str]:
 def test_each_slider_brings_the_track_sharing_its_aspect_first(scanned):
     svc, ids = scanned
     candidates = svc.aspect_candidates(ids["query"])
-    assert len(candidates.matches) == len(TRACKS) - 1
+    assert len(candidates.matches) == len(NAMES) - 1
     assert ranked(candidates, ids, "rhythm=1")[0] == "groove"
     assert ranked(candidates, ids, "harmony=1")[0] == "chords"
     sound_only = ranked(candidates, ids, "sound=1")
-    assert sound_only == [m.path.rsplit("/", 1)[-1][:-4] for m in svc.query_track(ids["query"], k=10).matches]
+    assert sound_only == [name_of(m.path) for m in svc.query_track(ids["query"], k=10).matches]
 
 
 def test_a_query_file_outside_the_library_is_described_on_the_fly(scanned, tmp_path):
     svc, ids = scanned
-    outside = tmp_path / "outside.wav"
-    sf.write(str(outside), synth_music.mix(150.0, 0, "major", kit="lofi", voice="pluck", seconds=16.0, sr=SR), SR)
+    outside = write_tracks(tmp_path / "outside", ["chords"]) / "chords.wav"  # sounds like the library's chords
     candidates = svc.aspect_candidates(str(outside))
     assert candidates.query.code == "8B" and abs(candidates.query.tempo - 150.0) < 6
     assert ranked(candidates, ids, "harmony=1")[0] in ("chords", "query")  # both in C major

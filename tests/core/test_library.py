@@ -68,15 +68,16 @@ def test_old_schema_is_migrated_in_order_and_keeps_data(tmp_path, monkeypatch):
 def test_newer_unknown_schema_version_is_refused_clearly(tmp_path):
     path = tmp_path / "library.sqlite3"
     Library(path).close()
+    newer = len(LIBRARY_MIGRATIONS) + 1
     raw = sqlite3.connect(path)
-    raw.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    raw.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(newer),))
     raw.commit()
     raw.close()
     with pytest.raises(LibraryError) as err:
         Library(path)
     message = str(err.value)
     assert message.startswith(f"while opening the library database {path}:")
-    assert "schema version 7" in message and "newer songsim" in message
+    assert f"schema version {newer}" in message and "newer songsim" in message
 
 
 def test_garbage_file_gives_a_clear_library_error(tmp_path):

@@ -38,7 +38,8 @@ class MusicalDescriptors:
         return out
 
     def store(self, library, conn, track_id: int, result) -> None:
-        if not result:
+        if not result:  # described, and nothing to keep: not worth decoding again (core/backfill.py)
+            library.mark_undescribed(conn, track_id)
             return
         scalars, rhythm, harmony = result
         values = dict(zip(SCALARS, (float(v) for v in scalars[:4])))

@@ -1,7 +1,9 @@
 """Musical descriptors per track (tempo, key, the rhythm and harmony aspect vectors).
 
 They come from the audio, not from a model, so a model switch keeps them; a changed file loses
-them with its other content (``TracksMixin.forget_content``) until it is described again.
+them with its other content (``TracksMixin.forget_content``) until it is described again.  A track
+whose audio gave none (too short, silent) is marked ``undescribed``, so it is not decoded again
+for them (core/backfill.py completes only tracks that were never described).
 """
 
 from __future__ import annotations
@@ -48,6 +50,20 @@ class DescriptorsMixin:
             (int(track_id), values.get("tempo"), values.get("tempo_confidence"), values.get("key_tonic"),
              values.get("key_mode"), values.get("key_confidence"), blob("rhythm"), blob("harmony")),
         )
+
+    def mark_undescribed(self, conn: sqlite3.Connection, track_id: int) -> None:
+        """Remember that this track's audio was described and gave no tempo or key."""
+        conn.execute("INSERT OR IGNORE INTO undescribed(track_id) VALUES (?)", (int(track_id),))
+
+    def tracks_without_descriptors(self) -> list[tuple[int, str]]:
+        """(id, path) of ok tracks never described: no descriptors and no ``undescribed`` mark (scanned
+        before tempo and key existed, or by a scan cut short); core/backfill.py describes them."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT id, path FROM tracks WHERE state = 'ok'"
+                " AND NOT EXISTS (SELECT 1 FROM descriptors d WHERE d.track_id = tracks.id)"
+                " AND NOT EXISTS (SELECT 1 FROM undescribed u WHERE u.track_id = tracks.id) ORDER BY id")
+            return [(int(r[0]), r[1]) for r in rows]
 
     def descriptors(self, track_ids: Optional[Iterable[int]] = None) -> dict[int, TrackDescriptors]:
         """{track id: its descriptors} of ``track_ids`` (None: every described track)."""

@@ -9,6 +9,17 @@ import sqlite3
 from songsim_desktop.core.library.store import Migration, _run_script
 
 
+def _change_counter(table: str, counters: str) -> str:
+    """Triggers that bump ``counters``' per-model counter at every insert, update and delete of a row
+    of ``table`` (a table with a ``model_id`` column): what stamps an index built from that table."""
+    return "".join(f"""
+        CREATE TRIGGER {table}_{verb} AFTER {event} ON {table} BEGIN
+            INSERT INTO {counters}(model_id, counter) VALUES ({row}.model_id, 1)
+            ON CONFLICT(model_id) DO UPDATE SET counter = counter + 1;
+        END;""" for verb, event, row in (("inserted", "INSERT", "NEW"), ("updated", "UPDATE", "NEW"),
+                                          ("deleted", "DELETE", "OLD")))
+
+
 def library_v1(conn: sqlite3.Connection) -> None:
     """The first schema (docs/architecture.md, "Database")."""
     _run_script(
@@ -53,18 +64,7 @@ def library_v1(conn: sqlite3.Connection) -> None:
         -- change to what that index must contain (a vector written or deleted, a track's state
         -- changing) bumps it, so a stale index is detected without reading the vectors.
         CREATE TABLE vector_changes(model_id TEXT PRIMARY KEY, counter INTEGER NOT NULL);
-        CREATE TRIGGER vectors_inserted AFTER INSERT ON vectors BEGIN
-            INSERT INTO vector_changes(model_id, counter) VALUES (NEW.model_id, 1)
-            ON CONFLICT(model_id) DO UPDATE SET counter = counter + 1;
-        END;
-        CREATE TRIGGER vectors_updated AFTER UPDATE ON vectors BEGIN
-            INSERT INTO vector_changes(model_id, counter) VALUES (NEW.model_id, 1)
-            ON CONFLICT(model_id) DO UPDATE SET counter = counter + 1;
-        END;
-        CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors BEGIN
-            INSERT INTO vector_changes(model_id, counter) VALUES (OLD.model_id, 1)
-            ON CONFLICT(model_id) DO UPDATE SET counter = counter + 1;
-        END;
+        """ + _change_counter("vectors", "vector_changes") + """
         CREATE TRIGGER track_state_changed AFTER UPDATE OF state ON tracks
         WHEN OLD.state IS NOT NEW.state BEGIN
             UPDATE vector_changes SET counter = counter + 1
@@ -188,8 +188,25 @@ def library_judgements(conn: sqlite3.Connection) -> None:
     )
 
 
+def library_backfill(conn: sqlite3.Connection) -> None:
+    """What the backfill (core/backfill.py) needs to complete libraries scanned by an older songsim.
+
+    ``undescribed``: tracks whose audio was described and gave no tempo or key (too short, silent),
+    so neither a scan nor the backfill decodes them again for it; a changed file loses the mark with
+    its other content (forget_content).  ``section_changes``: a per-model counter bumped by every
+    section write or delete, so the section index notices sections added to tracks whose vectors
+    did not change (it is stamped with the vectors' fingerprint plus this counter)."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE undescribed(
+            track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE);
+        CREATE TABLE section_changes(model_id TEXT PRIMARY KEY, counter INTEGER NOT NULL);
+        """ + _change_counter("sections", "section_changes"))
+
+
 LIBRARY_MIGRATIONS: list[Migration] = [library_v1, library_v2, library_sections, library_judgements, library_duplicates,
-                                        library_descriptors]
+                                        library_descriptors, library_backfill]
 
 
 def features_v1(conn: sqlite3.Connection) -> None:

@@ -86,13 +86,22 @@ class SectionsMixin:
 
     def tracks_without_sections(self, model_id: str) -> list[tuple[int, str]]:
         """(id, path) of ok tracks with a vector but no sections for ``model_id`` (scanned before
-        section search existed): a re-embed gives them sections."""
+        section search existed): a re-embed or the backfill (core/backfill.py) gives them sections."""
         with self.read() as conn:
             rows = conn.execute(
                 "SELECT t.id, t.path FROM vectors v JOIN tracks t ON t.id = v.track_id WHERE v.model_id = ?"
                 " AND t.state = 'ok' AND NOT EXISTS (SELECT 1 FROM sections s WHERE s.track_id = v.track_id"
                 " AND s.model_id = v.model_id) ORDER BY t.id", (model_id,))
             return [(int(r[0]), r[1]) for r in rows]
+
+    def sections_fingerprint(self, model_id: str) -> str:
+        """Changes whenever what the model's section index must hold changes: the vectors'
+        fingerprint (sections come and go with vectors and track states) plus the model's section
+        counter, which triggers bump on every section write or delete (a backfill adds sections to
+        tracks whose vectors stay as they were)."""
+        with self.read() as conn:
+            row = conn.execute("SELECT counter FROM section_changes WHERE model_id = ?", (model_id,)).fetchone()
+            return f"{self.vectors_fingerprint(model_id)}:{row[0] if row else 0}"
 
     def section_storage(self, model_id: str) -> tuple[int, int, float]:
         """(bytes of section data, sections, seconds of audio of the tracks that have them) of a model."""

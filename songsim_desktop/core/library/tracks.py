@@ -157,6 +157,7 @@ class TracksMixin:
         active one's), its musical descriptors and the tags read from the file or its folder; user tags stay."""
         conn.execute("DELETE FROM vectors WHERE track_id = ?", (int(track_id),))
         conn.execute("DELETE FROM descriptors WHERE track_id = ?", (int(track_id),))
+        conn.execute("DELETE FROM undescribed WHERE track_id = ?", (int(track_id),))
         conn.execute("DELETE FROM tags WHERE track_id = ? AND source IN ('file', 'folder')", (int(track_id),))
 
     def _records(self, conn: sqlite3.Connection, where: str = "", params: Sequence = ()) -> list[TrackRecord]:

@@ -15,7 +15,6 @@ that size as fast as the graph.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -27,6 +26,7 @@ import numpy as np
 
 from songsim_desktop import atomic
 from songsim_desktop.core.search.hnsw_file import check_hnsw_file
+from songsim_desktop.core.search.stamp import check_stamp, read_stamp, sha256_of
 from songsim_desktop.errors import IndexCorruptError
 
 if TYPE_CHECKING:  # only for annotations; the index never needs the library otherwise
@@ -233,7 +233,7 @@ class VectorIndex:
             with self._lock:
                 self._index.save_index(str(tmp))
                 count = len(self._live)
-            digest = _sha256(tmp)
+            digest = sha256_of(tmp)
             self.stamp_path.unlink(missing_ok=True)
         stamp = {
             "format": STAMP_FORMAT, "model_id": self.model_id, "dim": self.dim, "count": count,
@@ -242,26 +242,18 @@ class VectorIndex:
         atomic.write_text(self.stamp_path, json.dumps(stamp, indent=1))
 
     def read_stamp(self) -> dict | None:
-        try:
-            return json.loads(self.stamp_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        return read_stamp(self.stamp_path)
 
     def load(self, expected_fingerprint: str | None = None) -> None:
         """Load the saved file; IndexCorruptError when missing, stale, damaged or for another model."""
-        stamp = self.read_stamp()
         action = "loading the vector index"
-        if stamp is None:
-            raise IndexCorruptError("its stamp file is missing or unreadable", path=self.path, action=action)
-        if (stamp.get("format"), stamp.get("model_id"), stamp.get("dim")) != (STAMP_FORMAT, self.model_id, self.dim):
-            raise IndexCorruptError("it was built for another model or dimension", path=self.path, action=action)
-        if expected_fingerprint is not None and stamp.get("fingerprint") != expected_fingerprint:
-            raise IndexCorruptError("it is older than the library", path=self.path, action=action)
+        stamp = check_stamp(self.stamp_path, index_path=self.path, action=action, stamp_format=STAMP_FORMAT,
+                            model_id=self.model_id, dim=self.dim, fingerprint=expected_fingerprint)
         try:
             size = self.path.stat().st_size
         except OSError as exc:
             raise IndexCorruptError(f"cannot read it ({exc})", path=self.path, action=action) from exc
-        if size != stamp.get("bytes") or _sha256(self.path) != stamp.get("sha256"):
+        if size != stamp.get("bytes") or sha256_of(self.path) != stamp.get("sha256"):
             raise IndexCorruptError("the file is truncated or damaged", path=self.path, action=action)
         if not isinstance(stamp.get("count"), int):
             raise IndexCorruptError("its stamp has no track count", path=self.path, action=action)
@@ -351,11 +343,3 @@ def _writable(folder: Path) -> bool:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return os.access(folder, os.W_OK)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

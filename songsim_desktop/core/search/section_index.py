@@ -4,8 +4,8 @@ A cache of the library's ``sections`` table, like the track index (core/search/i
 'l2' with one label per section (its row in :attr:`SectionIndex.owners` / :attr:`starts`), saved in
 the data folder's index folder as ``<model_id>.sections.hnsw`` + ``.sections.npz`` (owner track and
 start of each label) + a JSON stamp holding the model, dim, count, the library's
-``vectors_fingerprint`` (sections are written and dropped with the vectors, so it covers them) and
-the files' sha256.  A stamp that does not match the library or the bytes means rebuild.
+``sections_fingerprint`` (the vectors' fingerprint plus a counter of section writes, so sections
+added by the backfill to tracks whose vectors did not change count too) and the files' sha256.  A stamp that does not match the library or the bytes means rebuild.
 
 Up to ``exact_limit`` sections (a few hundred tracks) are searched by brute force: exact, and at
 that size as fast as the graph.
@@ -13,7 +13,6 @@ that size as fast as the graph.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import threading
@@ -25,6 +24,7 @@ import numpy as np
 from songsim_desktop import atomic
 from songsim_desktop.core.library.sections import dequantise, quantise
 from songsim_desktop.core.search.hnsw_file import check_hnsw_file
+from songsim_desktop.core.search.stamp import check_stamp, sha256_of
 from songsim_desktop.errors import IndexCorruptError
 
 STAMP_FORMAT = 1
@@ -188,24 +188,14 @@ class SectionIndex:
                                     action="saving the section index") from None
 
     def _digest(self) -> str:
-        digest = hashlib.sha256()
-        for path in (self.labels_path, self.path, self.codes_path) if self._hnsw is not None else (self.labels_path,):
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-        return digest.hexdigest()
+        return sha256_of(*((self.labels_path, self.path, self.codes_path) if self._hnsw is not None
+                           else (self.labels_path,)))
 
     def load(self, expected_fingerprint: str) -> None:
         """Load the saved files; IndexCorruptError when missing, stale, damaged or for another model."""
         action = "loading the section index"
-        try:
-            stamp = json.loads(self.stamp_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise IndexCorruptError("its stamp file is missing or unreadable", path=self.path, action=action) from None
-        if (stamp.get("format"), stamp.get("model_id"), stamp.get("dim")) != (STAMP_FORMAT, self.model_id, self.dim):
-            raise IndexCorruptError("it was built for another model or dimension", path=self.path, action=action)
-        if stamp.get("fingerprint") != expected_fingerprint:
-            raise IndexCorruptError("it is older than the library", path=self.path, action=action)
+        stamp = check_stamp(self.stamp_path, index_path=self.path, action=action, stamp_format=STAMP_FORMAT,
+                            model_id=self.model_id, dim=self.dim, fingerprint=expected_fingerprint)
         graph = bool(stamp.get("graph"))
         self._hnsw = hnswlib.Index(space="l2", dim=self.dim) if graph else None  # for _digest's file list
         try:
@@ -239,7 +229,7 @@ class SectionIndex:
             self.fingerprint = expected_fingerprint
 
     def load_or_rebuild(self, library) -> "SectionIndex":
-        fingerprint = library.vectors_fingerprint(self.model_id)
+        fingerprint = library.sections_fingerprint(self.model_id)
         try:
             self.load(fingerprint)
             return self

@@ -18,7 +18,6 @@ windows every ``QUERY_HOP_S``; each window's nearest sections come from the sect
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -28,6 +27,7 @@ import numpy as np
 from songsim_desktop.core.analysis.section_vectors import frames_to_seconds, windows_at
 from songsim_desktop.core.features import FrontEndConfig
 from songsim_desktop.core.reports import Match, QueryResult
+from songsim_desktop.core.search.index_cache import ActiveIndexCache
 from songsim_desktop.core.search.section_index import SectionIndex
 from songsim_desktop.core.search.similarity import similarity_percent
 from songsim_desktop.errors import DecodeError, LibraryError
@@ -169,7 +169,7 @@ def aligned_offset(dists: np.ndarray, starts: np.ndarray, offsets: np.ndarray, t
 
 class SectionSearch:
     """``SectionSearch(library, index_dir, active_model_id, embedder)``: the section index of the
-    active model (loaded or rebuilt by the library's fingerprint) and section queries over it."""
+    active model (loaded or rebuilt by the library's ``sections_fingerprint``) and section queries over it."""
 
     def __init__(self, library, index_dir: str | Path, active_model_id: Callable[[], str],
                  embedder: Callable[[str], object]) -> None:
@@ -177,21 +177,18 @@ class SectionSearch:
         self.index_dir = Path(index_dir)
         self._active_model_id = active_model_id
         self._embedder = embedder
-        self._lock = threading.RLock()
-        self._index: Optional[SectionIndex] = None
+        self._cache: ActiveIndexCache[SectionIndex] = ActiveIndexCache(
+            active_model_id, library.sections_fingerprint, self._load)
+
+    def _load(self, model_id: str) -> SectionIndex:
+        dim = self._embedder(model_id).info.dim
+        return SectionIndex(self.index_dir, model_id, dim).load_or_rebuild(self.library)
 
     def index(self) -> SectionIndex:
-        model_id = self._active_model_id()
-        with self._lock:
-            idx = self._index
-            if idx is None or idx.model_id != model_id or idx.fingerprint != self.library.vectors_fingerprint(model_id):
-                dim = self._embedder(model_id).info.dim
-                idx = self._index = SectionIndex(self.index_dir, model_id, dim).load_or_rebuild(self.library)
-            return idx
+        return self._cache.get()
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._index = None
+        self._cache.invalidate()
 
     def query(self, reference: str, full: np.ndarray, start_s: Optional[float], end_s: Optional[float],
               k: int = 10, own_track: Optional[int] = None, include_self: bool = False,

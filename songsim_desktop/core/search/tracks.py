@@ -8,15 +8,15 @@ batch while a scan commits, so a query during a scan never rebuilds it from the 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable
 
 import numpy as np
 
 from songsim_desktop.core.reports import Match, QueryResult
 from songsim_desktop.core.scan import identity_of
 from songsim_desktop.core.search.index import VectorIndex, load_or_rebuild
+from songsim_desktop.core.search.index_cache import ActiveIndexCache
 from songsim_desktop.core.search.similarity import similarity_percent
 from songsim_desktop.errors import LibraryError
 
@@ -35,25 +35,19 @@ class TrackSearch:
         self.index_dir = Path(index_dir)
         self._active_model_id = active_model_id
         self._embedder = embedder
-        self._lock = threading.RLock()
-        self._index: Optional[VectorIndex] = None
+        self._cache: ActiveIndexCache[VectorIndex] = ActiveIndexCache(
+            active_model_id, library.vectors_fingerprint,
+            lambda model_id: load_or_rebuild(library, self.index_dir, model_id))
 
     # --- the index of the active model -----------------------------------------------------------
     def index(self) -> VectorIndex:
         """The active model's index, reloaded/rebuilt when the library changed behind our back."""
-        model_id = self._active_model_id()
-        with self._lock:
-            idx = self._index
-            if idx is None or idx.model_id != model_id or idx.fingerprint != self.library.vectors_fingerprint(model_id):
-                idx = load_or_rebuild(self.library, self.index_dir, model_id)
-                self._index = idx
-            return idx
+        return self._cache.get()
 
     def invalidate(self) -> None:
         """Forget the loaded index (the model or the library changed wholesale); the next query
         loads or rebuilds it from the library."""
-        with self._lock:
-            self._index = None
+        self._cache.invalidate()
 
     def follow_commit(self, touched: Iterable[int]) -> None:
         """Keep a loaded index in step with each batch a scan commits.
@@ -65,8 +59,8 @@ class TrackSearch:
         """
         model_id = self._active_model_id()
         touched = {int(t) for t in touched}
-        with self._lock:
-            idx = self._index
+        with self._cache.lock:
+            idx = self._cache.loaded
             if idx is None or idx.model_id != model_id or not touched:
                 return  # built lazily, from the library, at the next query
             fingerprint = self.library.vectors_fingerprint(model_id)
@@ -85,9 +79,9 @@ class TrackSearch:
             idx.fingerprint = fingerprint
 
     def save_index(self) -> None:
-        with self._lock:
-            if self._index is not None:
-                self._index.save()
+        with self._cache.lock:
+            if self._cache.loaded is not None:
+                self._cache.loaded.save()
 
     # --- queries ---------------------------------------------------------------------------------
     def query_file(self, path: str | Path, k: int = 10) -> QueryResult:
