@@ -12,16 +12,24 @@ bootstrap interval over collections:
    track of the same collection.  precision@5, precision@10 and mean average precision.
 2. Excerpt identification: a 20-second excerpt of each held-out track, degraded (low-pass, added
    noise, random gain, MP3 re-encode through soundfile), queries the held-out tracks; a hit is its
-   source ranked first.
+   source ranked first.  For songsim models two columns: the app's real query path for a short
+   clip, section search (core.search.sections: the clip's windows every 1 s against every track's
+   section vectors every 3 s, stored 8-bit as the database stores them, in a SectionIndex), and the
+   track vector alone (the clip's crops -> one vector, nearest track vector), which is also the only
+   path the other methods have.
 
 The models run exactly as the app runs them: core.audio.read_crops on the file, then
-core.embedder.Embedder (the exported ONNX, onnxruntime) and track_vector.  The MFCC baseline is
+core.embedder.Embedder (the exported ONNX, onnxruntime) and track_vector; section vectors are cut
+from the track's whole log-mel (the corpus cache's, float16) as core.analysis.section_vectors cuts
+them during a scan.  The MFCC baseline is
 core.baseline over the WHOLE track (more audio than the model's 8 crops), standardised over the
 held-out tracks.  musicnn (MSD_musicnn, run in its own virtualenv by bench/musicnn_teacher.py): its
 753-d max_pool layer averaged over up to 10 three-second patches spread over the track, z-scored
 over the held-out tracks, cosine.  Chance: P@k in closed form, mAP by random rankings.
-s/track: CPU seconds of one core per 4-minute track beyond decoding (the log-mel and the network for
-the models; the whole-track log-mel and statistics for MFCC; the network alone for musicnn).
+s/track: CPU seconds of one core per 4-minute track beyond decoding, counting every vector the app
+computes for it: for the models the whole track's log-mel, its section vectors every 3 s (79
+windows) and its 8 crops' log-mel and vectors; the whole-track log-mel and statistics for MFCC; the
+network alone for musicnn.
 """
 
 from __future__ import annotations
@@ -45,8 +53,13 @@ sys.path.insert(0, str(REPO))
 from songsim_desktop.atomic import atomic_path  # noqa: E402
 from songsim_desktop.core import audio  # noqa: E402
 from songsim_desktop.core.baseline import Standardiser, mfcc_statistics  # noqa: E402
+from songsim_desktop.core.analysis import section_vectors as sv  # noqa: E402
 from songsim_desktop.core.embedder import Embedder  # noqa: E402
 from songsim_desktop.core.features import FrontEndConfig, logmel  # noqa: E402
+from songsim_desktop.core.full_decode import chunked_logmel  # noqa: E402
+from songsim_desktop.core.library.sections import dequantise, quantise  # noqa: E402
+from songsim_desktop.core.search import sections as section_search  # noqa: E402
+from songsim_desktop.core.search.section_index import SectionIndex  # noqa: E402
 from songsim_desktop.training.corpus import default_cache_dir, prepare_corpus, split_corpus  # noqa: E402
 from songsim_desktop.training.teacher import load_teacher  # noqa: E402
 
@@ -106,15 +119,56 @@ def model_vectors(embedder: Embedder, crops: list[np.ndarray]) -> np.ndarray:
     return np.stack([embedder.embed_crops(c).vector for c in crops])
 
 
-def model_seconds_per_track(path: Path, crops: np.ndarray) -> float:
-    """One core: embed_crops on a track's decoded crops = the app's log-mel of its crops plus the
-    network, per track (whatever its length: the app embeds a fixed number of crops)."""
+def model_seconds_per_track(path: Path, repeats: int = 3) -> float:
+    """One core, per 4-minute track, what a scan computes beyond decoding (core.full_decode and the
+    two analysers): the whole log-mel, the section vectors, the crops' log-mel and vectors."""
     embedder = Embedder(path, threads=1)
-    embedder.embed_crops(crops)  # warm-up: the first run allocates
-    started = time.process_time()
-    for _ in range(5):
+    cfg = embedder.frontend
+    samples = np.random.default_rng(0).uniform(-0.5, 0.5, int(TRACK_SECONDS_FOR_COST * cfg.sample_rate))
+    samples = samples.astype(np.float32)
+    crops = np.stack([samples[s: s + cfg.crop_samples] for s in audio.crop_starts(len(samples), cfg)])
+
+    def scan_one():
+        full = chunked_logmel(samples, cfg)
+        embedder.embed_inputs(sv.windows_at(full, sv.section_starts(full.shape[1], cfg), cfg))
         embedder.embed_crops(crops)
-    return (time.process_time() - started) / 5
+    scan_one()  # warm-up: the first runs allocate
+    started = time.process_time()
+    for _ in range(repeats):
+        scan_one()
+    return (time.process_time() - started) / repeats
+
+
+def section_library(embedder: Embedder, specs: list[np.ndarray], folder: Path) -> SectionIndex:
+    """The held-out tracks' section vectors (every 3 s, 8-bit as stored) in a SectionIndex, library
+    row i = track i."""
+    cfg = embedder.frontend
+    owners, starts, vectors = [], [], []
+    for i, spec in enumerate(specs):
+        first = sv.section_starts(spec.shape[1], cfg)
+        codes, scales = quantise(embedder.embed_inputs(sv.windows_at(spec, first, cfg)))
+        owners.append(np.full(len(first), i)), starts.append(sv.frames_to_seconds(first, cfg))
+        vectors.append(dequantise(codes, scales))
+    index = SectionIndex(folder, embedder.info.id, embedder.info.dim)
+    index.build(np.concatenate(owners), np.concatenate(starts), np.concatenate(vectors))
+    return index
+
+
+def section_excerpt_per_query(embedder: Embedder, index: SectionIndex, excerpts: list[Path]) -> dict[str, np.ndarray]:
+    """Each excerpt through the app's section query (its windows every 1 s, mean aggregation, exact
+    re-rank): found first (0/1) and reciprocal rank of its own track (library row i)."""
+    cfg = embedder.frontend
+    first, rr = [], []
+    for i, path in enumerate(excerpts):
+        query = section_search.query_windows(chunked_logmel(audio.load(path, cfg.sample_rate), cfg), cfg)
+        vectors = embedder.embed_inputs(query.inputs)
+        labels, dists = index.knn(vectors, section_search.NEIGHBOURS_PER_WINDOW + 80)
+        hits = section_search.aggregate(labels, dists, index.owners, index.starts, query.offsets, "mean")
+        hits = section_search.rerank(index, vectors, hits, query.offsets, "mean")
+        ranked = [h.track_id for h in hits]
+        rank = ranked.index(i) + 1 if i in ranked else len(excerpts)
+        first.append(float(rank == 1)), rr.append(1.0 / rank)
+    return {"clip@1": np.array(first), "clip_mrr": np.array(rr)}
 
 
 def mfcc_seconds_per_track(cfg: FrontEndConfig) -> float:
@@ -192,7 +246,7 @@ def _scored(per_query: dict, labels: list[str], seed: int, **extra) -> dict:
 
 def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bool = True,
              cache_dir: Path | None = None, split_part: str = "test", musicnn_venv: Path | None = None,
-             log=print) -> dict:
+             sections: bool = True, log=print) -> dict:
     cfg = Embedder(next(iter(models.values())), threads=2).frontend
     prepared, _skipped = prepare_corpus(corpus, cfg, cache_dir)
     heldout = split_corpus(prepared).part(split_part)
@@ -208,13 +262,19 @@ def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bo
             twin = untrained_twin(next(iter(models.values())), Path(tmp), seed)
             if twin is not None:
                 methods["untrained (same architecture)"] = twin
-        for name, path in methods.items():
+        specs = [np.asarray(t.logmel(), dtype=np.float32) for t in heldout]
+        for number, (name, path) in enumerate(methods.items()):
             embedder = Embedder(path, threads=2)
             lib, queries = model_vectors(embedder, track_crops), model_vectors(embedder, excerpt_crops)
-            results[name] = _scored({**retrieval_per_query(lib, labels), **excerpt_per_query(queries, lib)}, labels,
-                                    seed, model_id=embedder.info.id,
-                                    seconds=model_seconds_per_track(path, track_crops[0]),
+            per_query = {**retrieval_per_query(lib, labels), **excerpt_per_query(queries, lib)}
+            if sections:
+                index = section_library(embedder, specs, Path(tmp) / f"sections-{number}")
+                per_query.update(section_excerpt_per_query(embedder, index, excerpt_files))
+            results[name] = _scored(per_query, labels, seed, model_id=embedder.info.id,
+                                    seconds=model_seconds_per_track(path),
                                     megabytes=round(path.stat().st_size / 1e6, 2))
+            log(f"{name}: mAP {results[name]['map']:.3f}, excerpt (track vector) {results[name]['excerpt@1']:.3f}"
+                + (f", clip (sections) {results[name]['clip@1']:.3f}" if sections else ""))
     if musicnn_venv is not None:
         lib, queries, seconds = musicnn_vectors([t.track.path for t in heldout], excerpt_files, musicnn_venv,
                                                 cache_dir or default_cache_dir(), log)
@@ -232,15 +292,17 @@ def evaluate(corpus: Path, models: dict[str, Path], seed: int = 0, untrained: bo
 
 
 def markdown_table(report: dict) -> str:
-    lines = ["| method | P@5 | P@10 | mAP (95 % interval) | excerpt found first (95 % interval) | excerpt MRR "
+    lines = ["| method | P@5 | P@10 | mAP (95 % interval) | excerpt found first, app's query path: sections "
+             "(95 % interval) | excerpt found first, track vector (95 % interval) | excerpt MRR (track vector) "
              "| s/track (1 core) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+    def with_interval(r, key):
+        return f"{r[key]:.3f} ({r['interval'][key][0]:.3f}-{r['interval'][key][1]:.3f})" if key in r else "-"
     for name, r in report["results"].items():
-        ci = r["interval"]
         seconds = f"{r['seconds']:.3f}" if "seconds" in r else "-"
-        lines.append(f"| {name} | {r['p@5']:.3f} | {r['p@10']:.3f} | {r['map']:.3f} ({ci['map'][0]:.3f}-"
-                     f"{ci['map'][1]:.3f}) | {r['excerpt@1']:.3f} ({ci['excerpt@1'][0]:.3f}-{ci['excerpt@1'][1]:.3f}) "
-                     f"| {r['mrr']:.3f} | {seconds} |")
+        lines.append(f"| {name} | {r['p@5']:.3f} | {r['p@10']:.3f} | {with_interval(r, 'map')} "
+                     f"| {with_interval(r, 'clip@1')} | {with_interval(r, 'excerpt@1')} | {r['mrr']:.3f} | {seconds} |")
     return "\n".join(lines)
 
 
@@ -258,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="musicnn's virtualenv (bench/setup_musicnn.sh); the peer is skipped without it")
     parser.add_argument("--seed", type=int, default=0, help="excerpt positions and degradations")
     parser.add_argument("--no-untrained", action="store_true", help="skip the untrained twin")
+    parser.add_argument("--no-sections", action="store_true", help="skip the section-search excerpt column")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = parser.parse_args(argv)
     models = {}
@@ -269,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     if venv is None:
         log(f"musicnn peer skipped: no virtualenv at {args.musicnn_venv} (run bench/setup_musicnn.sh)")
     report = evaluate(args.corpus, models, seed=args.seed, untrained=not args.no_untrained, cache_dir=args.cache,
-                      split_part=args.split, musicnn_venv=venv, log=log)
+                      split_part=args.split, musicnn_venv=venv, sections=not args.no_sections, log=log)
     print(markdown_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
