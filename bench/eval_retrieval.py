@@ -46,6 +46,7 @@ import subprocess
 
 import numpy as np
 import soundfile as sf
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -121,7 +122,8 @@ def model_vectors(embedder: Embedder, crops: list[np.ndarray]) -> np.ndarray:
 
 def model_seconds_per_track(path: Path, repeats: int = 3) -> float:
     """One core, per 4-minute track, what a scan computes beyond decoding (core.full_decode and the
-    two analysers): the whole log-mel, the section vectors, the crops' log-mel and vectors."""
+    two analysers): the whole log-mel, the section vectors, the crops' log-mel and vectors.  One
+    BLAS thread, as in the scan's decode workers (a second one only spins on a one-core budget)."""
     embedder = Embedder(path, threads=1)
     cfg = embedder.frontend
     samples = np.random.default_rng(0).uniform(-0.5, 0.5, int(TRACK_SECONDS_FOR_COST * cfg.sample_rate))
@@ -132,11 +134,12 @@ def model_seconds_per_track(path: Path, repeats: int = 3) -> float:
         full = chunked_logmel(samples, cfg)
         embedder.embed_inputs(sv.windows_at(full, sv.section_starts(full.shape[1], cfg), cfg))
         embedder.embed_crops(crops)
-    scan_one()  # warm-up: the first runs allocate
-    started = time.process_time()
-    for _ in range(repeats):
-        scan_one()
-    return (time.process_time() - started) / repeats
+    with threadpool_limits(limits=1):
+        scan_one()  # warm-up: the first runs allocate
+        started = time.process_time()
+        for _ in range(repeats):
+            scan_one()
+        return (time.process_time() - started) / repeats
 
 
 def section_library(embedder: Embedder, specs: list[np.ndarray], folder: Path) -> SectionIndex:
@@ -173,9 +176,10 @@ def section_excerpt_per_query(embedder: Embedder, index: SectionIndex, excerpts:
 
 def mfcc_seconds_per_track(cfg: FrontEndConfig) -> float:
     samples = np.random.default_rng(0).uniform(-0.5, 0.5, int(TRACK_SECONDS_FOR_COST * cfg.sample_rate))
-    started = time.process_time()
-    mfcc_statistics(logmel(samples.astype(np.float32), cfg))
-    return time.process_time() - started
+    with threadpool_limits(limits=1):
+        started = time.process_time()
+        mfcc_statistics(chunked_logmel(samples.astype(np.float32), cfg))  # the scan's chunked log-mel, same numbers
+        return time.process_time() - started
 
 
 def untrained_twin(model_path: Path, folder: Path, seed: int) -> Path | None:

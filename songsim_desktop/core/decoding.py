@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from songsim_desktop.core import audio, full_decode, metadata
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch
@@ -139,6 +140,10 @@ def _worker_init(decoder_log: Optional[str] = None) -> None:
     wait on its task queue forever, so a thread watches the parent and ends the worker with it.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The pool's processes are the parallelism: BLAS threads inside each (the log-mel's mel matrix
+    # product) would only contend for the same cores, and their spinning doubled the one-core cost
+    # of a track's log-mel (docs/benchmarks.md, "Model quality").
+    threadpool_limits(1)
     if decoder_log:
         try:
             fd = audio.open_decoder_log(decoder_log)

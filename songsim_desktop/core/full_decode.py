@@ -29,8 +29,10 @@ from songsim_desktop.errors import DecodeError
 
 # Sections cover at most this much of a file (15 min: 39 MB of samples at 22.05 kHz while decoding).
 SECTION_LIMIT_S = 900.0
-# Frames per log-mel chunk: bounds the STFT's temporary (frames x n_fft complex) to ~16 MB.
-_MEL_CHUNK_FRAMES = 2048
+# Frames per log-mel chunk.  256 frames keep the STFT's temporaries (~1 MB framed + 1 MB complex)
+# in the CPU's cache: the whole-track log-mel of a 4-minute track takes half the CPU time it took
+# with 2048-frame chunks, with the same numbers (docs/benchmarks.md, "Model quality").
+_MEL_CHUNK_FRAMES = 256
 # A decode that ends this much before the header's length is a truncated file.
 _TRUNCATION_SLACK_S = 0.5
 
