@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Optional
 
+# The shipped default's conv widths (models/MODEL_CARD.md: chosen on the validation packages within
+# the per-track cost budget, which counts a vector every 3 s of every track); new models start from
+# them.  Here, not in model.py, so that reading a config never imports torch.
+DEFAULT_CHANNELS = (16, 32, 64, 128)
+
 # The one list of training objectives users choose from (the GUI, the CLI, the settings); each name
 # is a class in objectives.OBJECTIVES, kept here too so that listing them needs no torch.
 LOSSES = ("contrastive", "triplet")
@@ -44,7 +49,7 @@ class TrainConfig:
     roll: bool = True  # random circular time shift of the crop
     # Model size (used when training from scratch; fine-tuning keeps the parent's architecture).
     embedding_dim: int = 128
-    channels: tuple = (24, 48, 96, 192)
+    channels: tuple = DEFAULT_CHANNELS
     # Optional cap on optimiser steps per epoch (None = one pass over the sampled pairs).
     max_steps_per_epoch: Optional[int] = None
     # CPU threads for torch during training (None = torch's default).  On a shared or small

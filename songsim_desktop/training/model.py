@@ -1,7 +1,7 @@
 """The Siamese network: one compact CNN branch, applied with shared weights to two log-mel crops.
 
 After training the branch alone is the feature extractor that export.py turns into ONNX.  It is
-sized for CPUs (~0.3 M parameters, ~0.13 GMAC per 6 s crop) because the whole library is embedded
+sized for CPUs (~0.12 M parameters, ~0.06 GMAC per 6 s crop) because the whole library is embedded
 on the user's laptop.
 """
 
@@ -12,13 +12,15 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from songsim_desktop.training.config import DEFAULT_CHANNELS
+
 
 @dataclass(frozen=True)
 class BranchConfig:
     """Everything needed to rebuild a Branch from a state dict (stored in the .pt beside each model)."""
 
     n_mels: int = 64
-    channels: tuple = (24, 48, 96, 192)
+    channels: tuple = DEFAULT_CHANNELS
     dim: int = 128
     dropout: float = 0.1
 

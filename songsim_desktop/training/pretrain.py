@@ -1,23 +1,25 @@
 """Train the shipped default model on the free-music corpus with musicnn as the teacher, and export it.
 
-    python -m songsim_desktop.training.pretrain --corpus CORPUS --out models/ --threads 2
+    python -m songsim_desktop.training.pretrain --corpus CORPUS --teacher TEACHER --out models/ --threads 2
 
-(``bench/make_default_model.sh`` runs it and then the evaluation with musicnn as the peer.)
-Re-runnable by anyone: seeded, CPU-only (25 minutes on 2 shared cores), and the whole recipe lands
-in the model's metadata ("training") and in ``<out>/songsim-default.json``.  The teacher-student
-variant (``--teacher DIR --distill-weight 1 --tag-pair-weight 0.5``, musicnn's outputs made by
-bench/musicnn_teacher.py) stays available: it tied on validation and lost on cost, see the card.
+(``bench/make_default_model.sh`` makes TEACHER with bench/musicnn_teacher.py, runs this, and then
+the evaluation with musicnn as the peer.)  Re-runnable by anyone: seeded, CPU-only (38 minutes on one
+core of a shared 2-core machine), and the whole recipe lands in the model's metadata ("training")
+and in ``<out>/songsim-default.json``.  The contrast-only ablation (no ``--teacher``,
+``--distill-weight 0 --tag-pair-weight 0``) stays available: it tied on validation mAP and found
+fewer validation excerpts, see the card.
 
 The recipe and why (numbers in models/MODEL_CARD.md; the batches and losses in training.student):
 - Data: corpus.prepare_corpus decodes each track once and caches its whole log-mel; corpus.split_corpus
   fixes training, validation and test packages by a rule written down before any result.  Only the
   training packages are trained on; the validation packages choose the kept step (and chose the
   recipe's weights); the test packages are never loaded here.
-- Teacher (optional): musicnn's MSD model (ISC licence), run at build time only, gives per 3-second
-  patch its 753-d max_pool embedding and 50 tag probabilities.  Never shipped, never run by the app.
+- Teacher: musicnn's MSD model (ISC licence), run at build time only, gives per 3-second patch (10
+  spread over each track) its 753-d max_pool embedding and 50 tag probabilities.  Never shipped,
+  never run by the app.
 - Student: the small CNN branch the app runs (training.model.Branch), trained on same-track contrast
-  with degraded copies (and, in the teacher variant, distillation of the teacher's embedding + the
-  method's contrastive pairs from the teacher's tags).
+  with degraded copies + distillation of the teacher's embedding + the method's contrastive pairs
+  from the teacher's tags (the ablation drops the last two).
 """
 
 from __future__ import annotations

@@ -38,24 +38,26 @@ from songsim_desktop.training.corpus import degrade_logmel, spread_crops
 from songsim_desktop.training.data import jaccard_similarity, margin_for, neighbour_lists
 from songsim_desktop.training.loop import embed_tracks, mean_average_precision
 from songsim_desktop.training.losses import ContrastiveLoss, CosineDistillationLoss, InfoNCELoss
+from songsim_desktop.training.config import DEFAULT_CHANNELS
 from songsim_desktop.training.model import Branch, BranchConfig, build_branch, euclidean
 
 
 @dataclass
 class StudentConfig:
     """Defaults = the shipped recipe, chosen on the validation packages among the variants in
-    models/MODEL_CARD.md: same-track contrast alone (the teacher's distillation and tag pairs did not
-    pay off at this budget), the wider branch, 1000 steps, the best of every 200 kept."""
+    models/MODEL_CARD.md: same-track contrast + the teacher's distillation + the method's pairs from
+    the teacher's tags, the narrow branch (the wide one exceeds the per-track cost budget once a
+    vector every 3 s is counted), 3000 steps, the best of every 250 kept."""
 
-    steps: int = 1000
+    steps: int = 3000
     refs_per_batch: int = 5  # x 10 tracks each (itself, 4 similar, 5 dissimilar) = 50 tracks a batch
     crop_frames: int = 128  # 3 s, the teacher's patch length; the app's 256-frame crops embed unchanged
     lr: float = 2e-3
     weight_decay: float = 1e-4
     temperature: float = 0.1
     contrast_weight: float = 1.0
-    distill_weight: float = 0.0
-    tag_pair_weight: float = 0.0
+    distill_weight: float = 1.0
+    tag_pair_weight: float = 0.5
     same_moment_share: float = 0.5
     degrade_prob: float = 0.7
     gain_db: float = 6.0
@@ -64,11 +66,11 @@ class StudentConfig:
     teacher_top_tags: int = 5
     margin_min: float = 0.5
     margin_max: float = 1.2
-    channels: tuple = (24, 48, 96, 192)
+    channels: tuple = DEFAULT_CHANNELS
     dim: int = 128
     seed: int = 0
     threads: int = 2
-    validate_every: int = 200
+    validate_every: int = 250
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -9,6 +9,7 @@ import onnx
 import pytest
 import torch
 
+from songsim_desktop import paths
 from songsim_desktop.core.features import FrontEndConfig
 from songsim_desktop.errors import ModelError
 from songsim_desktop.training import export as export_mod
@@ -123,10 +124,12 @@ def test_parity_check_threshold_is_strict(tmp_path):
 
 
 def test_untrained_script_entry_makes_a_seeded_real_architecture_model(tmp_path):
+    """Without a config the untrained model has the shipped default's architecture."""
     out = tmp_path / "untrained.onnx"
     assert export_mod.main(["--untrained", str(out), "--seed", "5"]) == 0
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["dim"] == 128 and meta["branch"]["channels"] == [24, 48, 96, 192]
+    shipped = json.loads((paths.default_model_path().with_suffix(".json")).read_text())
+    assert meta["dim"] == shipped["dim"] and meta["branch"]["channels"] == shipped["branch"]["channels"]
     assert out.with_suffix(".pt").exists()
 
 
