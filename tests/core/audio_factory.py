@@ -49,6 +49,12 @@ _PYAV_FORMATS = {".m4a": ("mp4", "aac"), ".mp4": ("mp4", "aac"), ".aac": ("adts"
                  ".wma": ("asf", "wmav2")}
 
 
+def write_excerpt(src: Path, out: Path, start_s: float, seconds: float) -> Path:
+    """``seconds`` of ``src`` from ``start_s``, written to ``out`` (a clip to query with)."""
+    audio, sr = sf.read(str(src), dtype="float32")
+    return write_audio(out, audio[int(start_s * sr): int((start_s + seconds) * sr)], sr)
+
+
 def write_m4a(path: Path, audio: np.ndarray, sr: int, codec: str | None = None) -> Path:
     """Encode with PyAV (files libsndfile cannot open): AAC or ALAC in MP4 (.m4a/.mp4), raw ADTS
     AAC (.aac), WMA v2 in ASF (.wma).  The container follows the suffix."""

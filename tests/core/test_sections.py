@@ -16,6 +16,8 @@ from songsim_desktop.core.search import section_index
 from songsim_desktop.core.search.sections import aggregate
 from songsim_desktop.core.service import SongsimService
 
+from core.audio_factory import write_excerpt
+
 from .test_jobs import copy_model_with_new_id
 
 SR = 22050
@@ -45,11 +47,6 @@ def library(tmp_path_factory):
     svc.close()
 
 
-def cut(src: Path, out: Path, start_s: float, seconds: float) -> Path:
-    audio, sr = sf.read(str(src), dtype="float32")
-    sf.write(str(out), audio[int(start_s * sr): int((start_s + seconds) * sr)], sr)
-    return out
-
 
 def row_of(svc, path: Path):
     return next(t for t in svc.tracks() if Path(t.path) == path.resolve())
@@ -58,7 +55,7 @@ def row_of(svc, path: Path):
 def test_a_section_cut_from_a_track_finds_it_with_the_right_offset(library, tmp_path):
     svc, made, _ = library
     for src, start in ((made[1], 17.0), (made[2], 31.5), (made[0], 2.0)):
-        clip = cut(src, tmp_path / f"clip-{src.stem}.wav", start, 10.0)
+        clip = write_excerpt(src, tmp_path / f"clip-{src.stem}.wav", start, 10.0)
         result = svc.query_section(str(clip), k=3)
         best = result.matches[0]
         assert Path(best.path) == src.resolve(), [m.path for m in result.matches]
@@ -130,7 +127,7 @@ def test_a_stale_or_damaged_section_index_is_rebuilt(tmp_path, monkeypatch):
     first = write_composed(music / "a.wav", [(0, 1), (1, 2)])
     with SongsimService(tmp_path / "data") as svc:
         drive(svc.scan_job(music, workers=0))
-        clip = cut(first, tmp_path / "clip.wav", 12.0, 8.0)
+        clip = write_excerpt(first, tmp_path / "clip.wav", 12.0, 8.0)
         assert [Path(m.path) for m in svc.query_section(str(clip)).matches] == [first.resolve()]
         index = svc.sections.index()
         stamp = json.loads(index.stamp_path.read_text())
@@ -138,7 +135,7 @@ def test_a_stale_or_damaged_section_index_is_rebuilt(tmp_path, monkeypatch):
         # Another track arrives: the saved index is stale and must not answer.
         second = write_composed(music / "b.wav", [(4, 5), (5, 6)])
         drive(svc.scan_job(music, workers=0))
-        later = cut(second, tmp_path / "later.wav", 20.0, 8.0)
+        later = write_excerpt(second, tmp_path / "later.wav", 20.0, 8.0)
         assert Path(svc.query_section(str(later)).matches[0].path) == second.resolve()
         assert json.loads(index.stamp_path.read_text())["fingerprint"] != stamp["fingerprint"]
     # A damaged file on disk is rebuilt from the database at the next start.

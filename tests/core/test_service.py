@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from songsim_desktop.core import synth
 from songsim_desktop.core.progress import drive
 from songsim_desktop.core.search import similarity_percent
 from songsim_desktop.core.service import SongsimService
 from songsim_desktop.errors import LibraryError, ModelError, SongsimError
+
+from core.audio_factory import write_excerpt
 
 from .test_jobs import copy_model_with_new_id
 
@@ -36,16 +37,11 @@ def library(tmp_path_factory):
     svc.close()
 
 
-def excerpt(src: Path, out: Path, start_s: float, seconds: float) -> Path:
-    audio, sr = sf.read(str(src), dtype="float32")
-    sf.write(str(out), audio[int(start_s * sr): int((start_s + seconds) * sr)], sr)
-    return out
-
 
 def test_a_10_second_excerpt_finds_its_track_first(library, tmp_path):
     svc, made, _ = library
     for src in list(made)[::3]:  # three tracks of three families
-        result = svc.query_file(excerpt(src, tmp_path / f"cut-{src.stem}.wav", 3.0, 10.0), k=3)
+        result = svc.query_file(write_excerpt(src, tmp_path / f"cut-{src.stem}.wav", 3.0, 10.0), k=3)
         assert result.model_id == svc.active_model_id()
         assert Path(result.matches[0].path) == src.resolve(), [m.path for m in result.matches]
 
