@@ -56,8 +56,7 @@ def embed_windows(branch, spec: np.ndarray, cfg: FrontEndConfig):
     pooled, emb = [], []
     with torch.no_grad():
         for b in range(0, len(x), 64):
-            h = branch.blocks(branch.input_norm(x[b: b + 64]))
-            p = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], 1)
+            p = branch.pooled(x[b: b + 64])
             pooled.append(p.numpy())
             emb.append(unit(branch.project(p).numpy()))
     return starts, np.concatenate(emb), np.concatenate(pooled)

@@ -65,10 +65,13 @@ class Branch(nn.Module):
         self.dropout = nn.Dropout(self.config.dropout)
         self.project = nn.Linear(2 * c_in, self.config.dim)
 
-    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
+    def pooled(self, logmel: torch.Tensor) -> torch.Tensor:
+        """The trunk's features before the projection: global mean + max of the last block (batch, 2C)."""
         x = self.blocks(self.input_norm(logmel))
-        pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
-        z = self.project(self.dropout(pooled))
+        return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+
+    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
+        z = self.project(self.dropout(self.pooled(logmel)))
         # Explicit L2 normalisation (not F.normalize) so the exported graph is plain ops; the
         # epsilon keeps an all-zero input finite.
         return z / torch.sqrt((z * z).sum(dim=1, keepdim=True) + 1e-12)
