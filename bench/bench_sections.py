@@ -51,7 +51,7 @@ from songsim_desktop.core.analysis import section_vectors as sv  # noqa: E402
 from songsim_desktop.core.embedder import Embedder, track_vector  # noqa: E402
 from songsim_desktop.core.features import FrontEndConfig, logmel_batch  # noqa: E402
 from songsim_desktop.core.full_decode import chunked_logmel  # noqa: E402
-from songsim_desktop.core.library.sections import dequantise, quantise  # noqa: E402
+from songsim_desktop.core.library.sections import quantise  # noqa: E402
 from songsim_desktop.core.search import sections as section_search  # noqa: E402
 from songsim_desktop.core.search.section_index import SectionIndex  # noqa: E402
 
@@ -68,14 +68,6 @@ def _rss_mib() -> float:
 
 
 # -- clip identification ------------------------------------------------------------------------------
-def _sections_of(embedder: Embedder, spec: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
-    cfg = embedder.info.frontend
-    starts = sv.section_starts(spec.shape[1], cfg, sv.hop_frames(cfg, hop_s))
-    vectors = embedder.embed_inputs(sv.windows_at(spec, starts, cfg))
-    codes, scales = quantise(vectors)  # as the database stores them
-    return sv.frames_to_seconds(starts, cfg), dequantise(codes, scales)
-
-
 def _clip(track, seconds: float, cfg: FrontEndConfig, rng, folder: Path, degrade) -> tuple[Path, float]:
     for _attempt in range(20):
         offset = float(rng.uniform(0, max(0.0, track.duration_s - seconds)))
@@ -89,7 +81,7 @@ def _clip(track, seconds: float, cfg: FrontEndConfig, rng, folder: Path, degrade
 
 
 def run_clips(args) -> dict:
-    from eval_retrieval import degrade
+    from eval_retrieval import degrade, section_library
 
     from songsim_desktop.training.corpus import prepare_corpus, split_corpus
 
@@ -103,15 +95,7 @@ def run_clips(args) -> dict:
     specs = [np.asarray(t.logmel(), dtype=np.float32) for t in heldout]
     library_vectors = np.stack([track_vector(embedder.embed_inputs(
         np.asarray(audio_crops(spec, cfg), dtype=np.float32))) for spec in specs])
-    indexes = {}
-    for hop in hops:
-        owners, starts, vectors = [], [], []
-        for i, spec in enumerate(specs):
-            s, v = _sections_of(embedder, spec, hop)
-            owners.append(np.full(len(s), i)), starts.append(s), vectors.append(v)
-        index = SectionIndex(tempfile.mkdtemp(), "bench", embedder.info.dim)
-        index.build(np.concatenate(owners), np.concatenate(starts), np.concatenate(vectors))
-        indexes[hop] = index
+    indexes = {hop: section_library(embedder, specs, Path(tempfile.mkdtemp()), hop) for hop in hops}
     print(f"library: {len(heldout)} tracks, {sum(t.duration_s for t in heldout) / 60:.0f} min, "
           f"{ {h: len(i) for h, i in indexes.items()} } sections by hop ({time.perf_counter() - started:.0f} s)",
           file=sys.stderr, flush=True)

@@ -142,13 +142,14 @@ def model_seconds_per_track(path: Path, repeats: int = 3) -> float:
         return (time.process_time() - started) / repeats
 
 
-def section_library(embedder: Embedder, specs: list[np.ndarray], folder: Path) -> SectionIndex:
-    """The held-out tracks' section vectors (every 3 s, 8-bit as stored) in a SectionIndex, library
-    row i = track i."""
+def section_library(embedder: Embedder, specs: list[np.ndarray], folder: Path,
+                    hop_s: float = sv.SECTION_HOP_S) -> SectionIndex:
+    """Tracks' section vectors (every ``hop_s``, the scan's 3 s by default; 8-bit as the database
+    stores them) in a SectionIndex, library row i = track i (bench/bench_sections.py uses it too)."""
     cfg = embedder.frontend
     owners, starts, vectors = [], [], []
     for i, spec in enumerate(specs):
-        first = sv.section_starts(spec.shape[1], cfg)
+        first = sv.section_starts(spec.shape[1], cfg, sv.hop_frames(cfg, hop_s))
         codes, scales = quantise(embedder.embed_inputs(sv.windows_at(spec, first, cfg)))
         owners.append(np.full(len(first), i)), starts.append(sv.frames_to_seconds(first, cfg))
         vectors.append(dequantise(codes, scales))
