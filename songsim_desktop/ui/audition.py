@@ -72,16 +72,14 @@ class AuditionController(QObject):
         if self.match is None:
             return reference_s
         start, offset, length = self.match
-        into = reference_s - start
-        return offset + (into if 0.0 <= into <= length else 0.0)
+        return _across_match(reference_s, start, offset, length)
 
     def reference_position(self, result_s: float) -> float:
         """The inverse of :meth:`result_position`, for A/B back to the reference."""
         if self.match is None:
             return result_s
         start, offset, length = self.match
-        into = result_s - offset
-        return start + (into if 0.0 <= into <= length else 0.0)
+        return _across_match(result_s, offset, start, length)
 
     def request_preview(self, role: str, path: str) -> Optional[Worker]:
         """Show ``path`` for ``role``: at once from the cache, else from a worker (which is returned)."""
@@ -175,3 +173,10 @@ class AuditionController(QObject):
         if self.source == REFERENCE:
             self.anchor_s = seconds
         self.playheadMoved.emit(self.source or "", seconds)
+
+
+def _across_match(seconds: float, from_start: float, to_start: float, length: float) -> float:
+    """``seconds`` carried from one side of a section match to the other: as far into the matching
+    range, or the range's start when it lies outside it."""
+    into = seconds - from_start
+    return to_start + (into if 0.0 <= into <= length else 0.0)
